@@ -85,11 +85,9 @@ type Sighting struct {
 	UID          uint32
 	InternalDate time.Time
 	// Latency is from the start of submission to FoundAt.
-	Latency      time.Duration
-	Flags        []string
-	Headers      string
-	Deleted      bool
-	CleanupError string
+	Latency time.Duration
+	Flags   []string
+	Headers string
 }
 
 // Auth is the trusted authentication summary.
@@ -177,10 +175,10 @@ func (d *DB) RecordFound(ctx context.Context, id int64, placement string, s Sigh
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE probes SET state = ?, placement = ?, finished_at = ?, found_at = ?,
 			folder = ?, folder_role = ?, imap_uid = ?, internal_date = ?, latency_ms = ?, flags = ?, headers = ?,
-			deleted = ?, cleanup_error = ?, authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
+			authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
 			WHERE id = ? AND state = ?`,
 			StateFound, placement, ts(s.FoundAt), ts(s.FoundAt), s.Folder, s.FolderRole, s.UID, ts(s.InternalDate),
-			ms(s.Latency), strings.Join(s.Flags, " "), s.Headers, s.Deleted, s.CleanupError,
+			ms(s.Latency), strings.Join(s.Flags, " "), s.Headers,
 			a.AuthservID, a.SPF, a.DKIM, a.DMARC, id, StateSent)
 		if err := oneRow(r, err); err != nil {
 			return err
@@ -224,7 +222,7 @@ const probeColumns = `id, round_id, token, check_name, path, seed, seed_address,
 	created_at, deadline_at, finished_at, error, submit_started_at, submit_ms, accepted_at, smtp_outcome, smtp_stage,
 	smtp_code, smtp_enhanced, smtp_text, smtp_reason, queue_id, tls_version, tls_cipher, tls_server_name,
 	tls_cert_subject, tls_cert_issuer, tls_cert_expiry, transcript, found_at, folder, folder_role, imap_uid,
-	internal_date, latency_ms, flags, headers, deleted, cleanup_error, authserv_id, spf, dkim, dmarc`
+	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc`
 
 // RoundProbes returns the probes of a round with their stages and auth rows, in
 // the order they were written.
@@ -254,6 +252,13 @@ func (d *DB) RoundProbes(ctx context.Context, roundID int64) ([]Probe, error) {
 	return out, nil
 }
 
+// ProbeCount returns how many probes are stored.
+func (d *DB) ProbeCount(ctx context.Context) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM probes`).Scan(&n)
+	return n, err
+}
+
 // ProbeByToken returns one probe.
 func (d *DB) ProbeByToken(ctx context.Context, token string) (Probe, error) {
 	p, err := scanProbe(d.db.QueryRowContext(ctx, `SELECT `+probeColumns+` FROM probes WHERE token = ?`, token))
@@ -278,7 +283,7 @@ func scanProbe(r scanner) (Probe, error) {
 		&p.Placement, &created, &deadline, &finished, &p.Error, &subStart, &subMS, &accepted, &s.Outcome, &s.Stage,
 		&s.Code, &s.EnhancedCode, &s.Text, &s.Reason, &s.QueueID, &s.TLSVersion, &s.TLSCipher, &s.TLSServer,
 		&s.CertSubject, &s.CertIssuer, &expiry, &s.Transcript, &found, &g.Folder, &g.FolderRole, &g.UID,
-		&internal, &latMS, &flags, &g.Headers, &g.Deleted, &g.CleanupError, &p.Auth.AuthservID, &p.Auth.SPF,
+		&internal, &latMS, &flags, &g.Headers, &p.Auth.AuthservID, &p.Auth.SPF,
 		&p.Auth.DKIM, &p.Auth.DMARC)
 	if err != nil {
 		return p, err

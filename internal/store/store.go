@@ -108,8 +108,6 @@ var migrations = []string{
 		latency_ms       REAL,
 		flags            TEXT NOT NULL DEFAULT '',
 		headers          TEXT NOT NULL DEFAULT '',
-		deleted          INTEGER NOT NULL DEFAULT 0,
-		cleanup_error    TEXT NOT NULL DEFAULT '',
 		authserv_id      TEXT NOT NULL DEFAULT '',
 		spf              TEXT NOT NULL DEFAULT '',
 		dkim             TEXT NOT NULL DEFAULT '',

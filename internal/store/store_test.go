@@ -41,7 +41,7 @@ func TestProbeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := Sighting{FoundAt: now.Add(80 * time.Millisecond), Folder: "INBOX", FolderRole: "inbox", UID: 7,
-		InternalDate: now, Latency: 80 * time.Millisecond, Flags: []string{`\Seen`}, Headers: "Subject: x\r\n", Deleted: true}
+		InternalDate: now, Latency: 80 * time.Millisecond, Flags: []string{`\Seen`}, Headers: "Subject: x\r\n"}
 	rows := []AuthRow{{HeaderIndex: 0, AuthservID: "mx.example", Trusted: true, Method: "dkim", Result: "pass", Props: "header.d=example.com"}}
 	if err := db.RecordFound(ctx, p.ID, "inbox", seen, Auth{AuthservID: "mx.example", SPF: "pass", DKIM: "pass", DMARC: "pass"}, rows); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,212 @@
+// Package seedbox reads seed mailboxes over IMAP and reports where a probe landed
+// and when it was seen. It finds the inbox and junk folders, watches them with
+// IDLE (or polling where the server has no IDLE), matches messages by their probe
+// token only, and deletes found probes when asked. It does not judge the
+// message; see verdict.
+package seedbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// Security values of an Account.
+const (
+	SecurityNone     = "none"
+	SecuritySTARTTLS = "starttls"
+	SecurityTLS      = "tls"
+)
+
+// Account is one seed mailbox and how to reach it.
+type Account struct {
+	Name     string // the seed's name, for logs and errors
+	Host     string
+	Port     int
+	Security string
+	// TLSConfig carries the server name and roots; nil means the host's name and
+	// the system roots.
+	TLSConfig *tls.Config
+
+	Username string
+	Password string
+	// AllowPlaintextAuth permits LOGIN on a session without TLS.
+	AllowPlaintextAuth bool
+
+	Inbox string // default "INBOX"
+	// Junk names the junk folder; "" finds it by SPECIAL-USE \Junk, then JunkNames.
+	Junk      string
+	JunkNames []string
+
+	// Cleanup deletes a probe message once it has been reported.
+	Cleanup bool
+	// Timeout bounds each IMAP command (default 30s).
+	Timeout time.Duration
+	// PollInterval is how often folders are searched without IDLE, and how often
+	// an idling watcher searches anyway (default 10s).
+	PollInterval time.Duration
+}
+
+func (a Account) timeout() time.Duration {
+	if a.Timeout <= 0 {
+		return 30 * time.Second
+	}
+	return a.Timeout
+}
+
+func (a Account) pollInterval() time.Duration {
+	if a.PollInterval <= 0 {
+		return 10 * time.Second
+	}
+	return a.PollInterval
+}
+
+// Session is one logged-in IMAP connection.
+type Session struct {
+	acct Account
+	c    *imapclient.Client
+	log  *slog.Logger
+	// updates receives a value when the server reports new messages in the
+	// selected folder (an untagged EXISTS), to end an IDLE early.
+	updates chan struct{}
+}
+
+// Dial connects to the account's server and logs in. Every step is bounded by
+// the account's Timeout and by ctx.
+func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error) {
+	s := &Session{acct: acct, log: log, updates: make(chan struct{}, 1)}
+	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
+	dctx, cancel := context.WithTimeout(ctx, acct.timeout())
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("seed %s: connect %s: %w", acct.Name, addr, err)
+	}
+	opts := &imapclient.Options{
+		TLSConfig: s.tlsConfig(),
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					select {
+					case s.updates <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	secure := false
+	switch acct.Security {
+	case SecurityTLS:
+		tc := tls.Client(conn, opts.TLSConfig)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("seed %s: TLS with %s: %w", acct.Name, addr, err)
+		}
+		s.c, secure = imapclient.New(tc, opts), true
+	case SecuritySTARTTLS:
+		err := s.bounded(ctx, func() error {
+			var err error
+			s.c, err = imapclient.NewStartTLS(conn, opts)
+			return err
+		}, func() { conn.Close() })
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("seed %s: STARTTLS with %s: %w", acct.Name, addr, err)
+		}
+		secure = true
+	default:
+		s.c = imapclient.New(conn, opts)
+	}
+	if err := s.Do(ctx, "greeting", func() error { return s.c.WaitGreeting() }); err != nil {
+		s.c.Close()
+		return nil, err
+	}
+	if err := s.login(ctx, secure); err != nil {
+		s.c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Session) tlsConfig() *tls.Config {
+	cfg := &tls.Config{}
+	if s.acct.TLSConfig != nil {
+		cfg = s.acct.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = s.acct.Host
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// login uses AUTHENTICATE PLAIN where offered, LOGIN otherwise. Credentials never
+// travel over a plain session unless the account allows it.
+func (s *Session) login(ctx context.Context, secure bool) error {
+	if !secure && !s.acct.AllowPlaintextAuth {
+		return fmt.Errorf("seed %s: refusing to log in without TLS (use imap_security = \"tls\" or \"starttls\", or set allow_plaintext_auth = true)", s.acct.Name)
+	}
+	err := s.Do(ctx, "login", func() error {
+		if s.c.Caps().Has(imap.AuthCap(sasl.Plain)) {
+			return s.c.Authenticate(sasl.NewPlainClient("", s.acct.Username, s.acct.Password))
+		}
+		return s.c.Login(s.acct.Username, s.acct.Password).Wait()
+	})
+	if err != nil {
+		return fmt.Errorf("%w (check the seed's username and password_env or password_file)", err)
+	}
+	return nil
+}
+
+// Do runs one IMAP command, bounded by the account's Timeout and by ctx. go-imap
+// takes no context, so a command that overruns has its connection closed, which
+// ends the wait.
+func (s *Session) Do(ctx context.Context, what string, f func() error) error {
+	err := s.bounded(ctx, f, func() { s.c.Close() })
+	if err != nil {
+		return fmt.Errorf("seed %s: %s: %w", s.acct.Name, what, err)
+	}
+	return nil
+}
+
+func (s *Session) bounded(ctx context.Context, f func() error, abort func()) error {
+	ctx, cancel := context.WithTimeout(ctx, s.acct.timeout())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		abort()
+		<-done
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("no answer within %s: %w", s.acct.timeout(), ctx.Err())
+		}
+		return ctx.Err()
+	}
+}
+
+// Caps returns the server's capabilities.
+func (s *Session) Caps() imap.CapSet { return s.c.Caps() }
+
+// Close logs out (briefly) and closes the connection.
+func (s *Session) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.bounded(ctx, func() error { return s.c.Logout().Wait() }, func() { s.c.Close() })
+	return s.c.Close()
+}
