@@ -69,7 +69,6 @@ type FoundJSON struct {
 	UID          uint32    `json:"uid"`
 	InternalDate time.Time `json:"internal_date"`
 	Flags        []string  `json:"flags"`
-	Deleted      bool      `json:"deleted"`
 }
 
 // AuthJSON is the authentication verdict, from the trusted authserv-id.
@@ -116,7 +115,7 @@ func toJSON(p store.Probe) ProbeJSON {
 		l := millis(g.Latency)
 		out.LatencyMS = &l
 		out.Found = &FoundJSON{At: g.FoundAt, Folder: g.Folder, Role: g.FolderRole, UID: g.UID,
-			InternalDate: g.InternalDate, Flags: g.Flags, Deleted: g.Deleted}
+			InternalDate: g.InternalDate, Flags: g.Flags}
 	}
 	for _, a := range p.AuthRows {
 		out.Auth.Results = append(out.Auth.Results, AuthResultJSON{Header: a.HeaderIndex, AuthservID: a.AuthservID,

@@ -212,9 +212,15 @@ func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, 
 	select {
 	case <-f.stored:
 	case <-ctx.Done():
-		return nil // not stored: keep the message for the next run to find
+		select {
+		case <-f.stored: // stored just before the watcher was closed
+		default:
+			return nil // not stored: keep the message for the next run to find
+		}
 	}
-	if err := fw.remove(ctx, uid); err != nil {
+	// Closing the watcher must not abandon a deletion the store already allows:
+	// it runs to its own timeout, and Close waits for it.
+	if err := fw.remove(context.WithoutCancel(ctx), uid); err != nil {
 		fw.w.log.Warn("could not delete probe message", "seed", f.Seed, "folder", f.Folder, "token", token, "err", err)
 	}
 	return nil

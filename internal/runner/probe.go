@@ -1,0 +1,185 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/message"
+	"github.com/mailflow/mailflow/internal/seedbox"
+	"github.com/mailflow/mailflow/internal/store"
+	"github.com/mailflow/mailflow/internal/submit"
+	"github.com/mailflow/mailflow/internal/verdict"
+)
+
+var newToken = message.NewToken
+
+// send composes and submits one probe and stores what the SMTP exchange taught.
+func (r *Runner) send(ctx context.Context, check *config.Check, j *job, sw *seedWatch, log *slog.Logger) error {
+	log = log.With("path", j.path.Name, "seed", j.seed.Name, "token", j.probe.Token)
+	if sw.err != nil {
+		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error),
+			"not sent: the seed could not be watched: "+sw.err.Error(), r.now())
+	}
+	msg, err := compose(check, j, r.now())
+	if err == nil {
+		path, perr := submitPath(j.path)
+		err = perr
+		if err == nil {
+			sw.w.Expect(j.probe.Token)
+			j.watcher = sw.w
+			j.submitStart = time.Now()
+			res := submit.Send(ctx, path, j.seed.Address, msg, log)
+			return r.recordSubmission(ctx, j, res, log)
+		}
+	}
+	return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error), "not sent: "+err.Error(), r.now())
+}
+
+func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
+	from := j.path.From
+	if from == "" {
+		from = j.path.MailFrom
+	}
+	msg, err := message.Build(message.Probe{
+		Token: j.probe.Token, From: from, To: j.seed.Address, Date: now, Subject: check.Subject,
+		Check: check.Name, Path: j.path.Name, Seed: j.seed.Name, Body: check.Body,
+	})
+	if err != nil || j.path.DKIM == nil {
+		return msg, err
+	}
+	signer, err := message.ParseDKIMKey([]byte(j.path.DKIM.Key.Reveal()))
+	if err != nil {
+		return nil, fmt.Errorf("path %s: dkim key %s: %w", j.path.Name, j.path.DKIM.KeyFile, err)
+	}
+	return message.Sign(msg, message.DKIMKey{Domain: j.path.DKIM.Domain, Selector: j.path.DKIM.Selector, Signer: signer})
+}
+
+func submitPath(p *config.Path) (submit.Path, error) {
+	pool, err := loadCA(p.CAFile)
+	if err != nil {
+		return submit.Path{}, fmt.Errorf("path %s: ca_file: %w", p.Name, err)
+	}
+	return submit.Path{
+		Name: p.Name, Host: p.Host, Port: p.Port, Security: string(p.Security),
+		NoSTARTTLS: p.StartTLS == "never", TLSServerName: p.TLSServerName, RootCAs: pool,
+		Username: p.Username, Password: p.Password.Reveal(), AuthMechanism: p.AuthMechanism,
+		AllowPlaintextAuth: p.AllowPlaintextAuth, HELO: p.HELO, MailFrom: p.MailFrom, Timeout: p.Timeout,
+	}, nil
+}
+
+func account(s *config.Seed, check *config.Check) (seedbox.Account, error) {
+	pool, err := loadCA(s.CAFile)
+	if err != nil {
+		return seedbox.Account{}, fmt.Errorf("seed %s: ca_file: %w", s.Name, err)
+	}
+	var junkNames []string
+	if s.Provider != nil {
+		junkNames = s.Provider.JunkFolders
+	}
+	return seedbox.Account{
+		Name: s.Name, Host: s.IMAPHost, Port: s.IMAPPort, Security: string(s.IMAPSecurity),
+		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName},
+		Username:  s.Username, Password: s.Password.Reveal(), AllowPlaintextAuth: s.AllowPlaintextAuth,
+		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Cleanup: s.Cleanup,
+		PollInterval: check.PollInterval,
+	}, nil
+}
+
+// loadCA reads a PEM bundle; "" means the system roots (nil pool).
+func loadCA(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// outcomeState maps a submission outcome to the probe's state and placement.
+func outcomeState(o submit.Outcome) (string, verdict.Placement) {
+	switch o {
+	case submit.Accepted:
+		return store.StateSent, ""
+	case submit.Deferred:
+		return store.StateDeferred, verdict.Deferred
+	case submit.Rejected:
+		return store.StateRejected, verdict.Rejected
+	}
+	return store.StateError, verdict.Error
+}
+
+func (r *Runner) recordSubmission(ctx context.Context, j *job, res submit.Result, log *slog.Logger) error {
+	state, placement := outcomeState(res.Outcome)
+	if state != store.StateSent {
+		j.watcher.Forget(j.probe.Token)
+		j.watcher = nil
+		log.Warn("probe not accepted", "stage", res.Stage, "code", res.Code, "err", res.Reason)
+	} else {
+		log.Debug("probe accepted", "queue_id", res.QueueID, "latency", res.Duration)
+	}
+	s := store.Submission{
+		StartedAt: res.Start, Duration: res.Duration, AcceptedAt: res.AcceptedAt, Outcome: string(res.Outcome),
+		Stage: string(res.Stage), Code: res.Code, EnhancedCode: res.EnhancedCode, Text: res.Text,
+		Reason: res.Reason, QueueID: res.QueueID, Transcript: res.Transcript,
+	}
+	if t := res.TLS; t != nil {
+		s.TLSVersion, s.TLSCipher, s.TLSServer = t.Version, t.Cipher, t.ServerName
+		s.CertSubject, s.CertIssuer, s.CertExpiry = t.CertSubject, t.CertIssuer, t.CertExpiry
+	}
+	stages := make([]store.Stage, len(res.Steps))
+	for i, st := range res.Steps {
+		stages[i] = store.Stage{Stage: string(st.Stage), StartedAt: st.Start, Duration: st.Duration,
+			Code: st.Code, EnhancedCode: st.EnhancedCode, Text: st.Text, Error: st.Err}
+	}
+	return r.Store.RecordSubmission(ctx, j.probe.ID, state, string(placement), s, stages, r.now())
+}
+
+// recordFound judges a found probe and stores the verdict.
+func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *slog.Logger) error {
+	// Both instants carry the monotonic clock: immune to wall-clock steps.
+	latency := f.SeenAt.Sub(j.submitStart)
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(f.Header)))
+	if err != nil {
+		log.Warn("found probe has an unreadable header", "seed", f.Seed, "err", err)
+	}
+	auth := verdict.Authenticate(h.Values("Authentication-Results"), j.seed.TrustedAuthservIDs())
+	placement := verdict.PlacementOf(verdict.Role(f.Role), f.Folder)
+	var rows []store.AuthRow
+	for i, ar := range auth.Headers {
+		for _, res := range ar.Results {
+			var props []string
+			for _, p := range res.Props {
+				props = append(props, p.Type+"."+p.Name+"="+p.Value)
+			}
+			rows = append(rows, store.AuthRow{HeaderIndex: i, AuthservID: ar.AuthservID, Trusted: ar.Trusted,
+				Method: res.Method, Result: res.Value, Reason: res.Reason, Props: strings.Join(props, " ")})
+		}
+	}
+	log.Info("probe found", "path", j.path.Name, "seed", j.seed.Name, "token", f.Token, "folder", f.Folder,
+		"latency", latency.Round(time.Microsecond))
+	err = r.Store.RecordFound(ctx, j.probe.ID, string(placement), store.Sighting{
+		FoundAt: f.SeenAt, Folder: f.Folder, FolderRole: f.Role, UID: f.UID, InternalDate: f.InternalDate,
+		Latency: latency, Flags: f.Flags, Headers: string(f.Header),
+	}, store.Auth{AuthservID: auth.AuthservID, SPF: auth.SPF, DKIM: auth.DKIM, DMARC: auth.DMARC}, rows)
+	if err == nil {
+		f.Stored()
+	}
+	return err
+}
