@@ -22,6 +22,9 @@ type Config struct {
 	SeedLists map[string]*SeedList
 	Providers map[string]*Provider
 	Checks    map[string]*Check
+
+	// keyLines holds the key lines of every file read, for problems found late.
+	keyLines map[string]lines
 }
 
 // Store says where the SQLite database lives.
@@ -114,6 +117,8 @@ type Seed struct {
 	Trust []string
 	// Cleanup deletes a probe message once its facts are stored (default true).
 	Cleanup bool
+
+	providerID string // as written in the file, resolved by Load
 }
 
 // TrustedAuthservIDs returns the provider's authserv-ids followed by the seed's own.

@@ -66,6 +66,9 @@ func (l *Lab) Config(storePath string) (*config.Config, error) {
 		check.Seeds = append(check.Seeds, s.Name)
 	}
 	cfg.Checks["demo"] = check
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("lab config: %w", config.Errors(errs))
+	}
 	return cfg, nil
 }
 

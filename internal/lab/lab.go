@@ -266,5 +266,7 @@ func secret() string {
 // that hang up mid-session are routine in tests.
 type slogAdapter struct{ log *slog.Logger }
 
-func (a slogAdapter) Printf(format string, v ...any) { a.log.Debug("lab server", "msg", fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Println(v ...any)               { a.log.Debug("lab server", "msg", fmt.Sprint(v...)) }
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.log.Debug("lab server", "msg", fmt.Sprintf(format, v...))
+}
+func (a slogAdapter) Println(v ...any) { a.log.Debug("lab server", "msg", fmt.Sprint(v...)) }

@@ -168,9 +168,9 @@ func clientIP(c net.Conn) net.IP {
 // loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login),
 // which go-sasl offers only as a client.
 type loginServer struct {
-	check    func(user, pass string) error
-	user     string
-	step     int
+	check func(user, pass string) error
+	user  string
+	step  int
 }
 
 func (ls *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {

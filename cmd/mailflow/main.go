@@ -1,0 +1,102 @@
+// Command mailflow proves that mail really flows: it sends tagged probes through
+// each submission path, finds them in seed mailboxes over IMAP, judges where they
+// landed and how they authenticated, and stores every fact in SQLite.
+//
+// This package parses flags and wires the internal packages together; the work
+// is done in internal/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses shared by every subcommand (see README "Exit status").
+const (
+	exitOK      = 0
+	exitProblem = 1
+	exitFailed  = 2
+	exitUsage   = 64
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `mailflow — synthetic end-to-end mail-flow tester
+
+Usage:
+  mailflow demo [--json] [--db FILE]          start the embedded lab and run one round through it
+  mailflow probe --config FILE [--check NAME] [--json]
+                                              run one round of each check (or of NAME) now
+  mailflow config check --config FILE         validate a config and print what it resolved
+
+Exit status: 0 every probe in the inbox, 1 a probe in spam or missing,
+2 a probe could not be sent or looked for (or the command could not run), 64 usage error.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "demo":
+		return demoCmd(ctx, args[1:], stdout, stderr)
+	case "probe":
+		return probeCmd(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprintln(stderr, "mailflow config: the only subcommand is \"check\" (mailflow config check --config FILE)")
+			return exitUsage
+		}
+		return configCheckCmd(args[2:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "mailflow: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// flags builds a subcommand's flag set; errors and -h go to stderr.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mailflow "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args and reports the exit status to use when it fails.
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// newLogger writes diagnostics to stderr at the chosen level.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+}

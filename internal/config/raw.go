@@ -1,0 +1,94 @@
+package config
+
+// The raw* types mirror the TOML file. Decoding rejects unknown keys, so every
+// key here is documented in config.example.toml.
+
+type rawFile struct {
+	ProvidersFile string                  `toml:"providers_file"`
+	Store         rawStore                `toml:"store"`
+	Paths         map[string]rawPath      `toml:"paths"`
+	SeedLists     map[string]string       `toml:"seed_lists"`
+	Seeds         map[string]rawSeed      `toml:"seeds"`
+	Checks        map[string]rawCheck     `toml:"checks"`
+	Providers     map[string]*rawProvider `toml:"providers"`
+}
+
+type rawStore struct {
+	Path string `toml:"path"`
+}
+
+type rawPath struct {
+	Host               string   `toml:"host"`
+	Port               int      `toml:"port"`
+	Security           string   `toml:"security"`
+	StartTLS           string   `toml:"starttls"`
+	TLSServerName      string   `toml:"tls_server_name"`
+	CAFile             string   `toml:"ca_file"`
+	Username           string   `toml:"username"`
+	Password           string   `toml:"password"` // refused: secrets never live in the file
+	PasswordEnv        string   `toml:"password_env"`
+	PasswordFile       string   `toml:"password_file"`
+	AuthMechanism      string   `toml:"auth_mechanism"`
+	AllowPlaintextAuth bool     `toml:"allow_plaintext_auth"`
+	HELO               string   `toml:"helo"`
+	MailFrom           string   `toml:"mail_from"`
+	From               string   `toml:"from"`
+	Timeout            string   `toml:"timeout"`
+	DKIM               *rawDKIM `toml:"dkim"`
+}
+
+type rawDKIM struct {
+	Domain   string `toml:"domain"`
+	Selector string `toml:"selector"`
+	KeyFile  string `toml:"key_file"`
+}
+
+type rawSeed struct {
+	Address            string   `toml:"address"`
+	Provider           string   `toml:"provider"`
+	IMAPHost           string   `toml:"imap_host"`
+	IMAPPort           int      `toml:"imap_port"`
+	IMAPSecurity       string   `toml:"imap_security"`
+	CAFile             string   `toml:"ca_file"`
+	TLSServerName      string   `toml:"tls_server_name"`
+	Username           string   `toml:"username"`
+	Password           string   `toml:"password"`
+	PasswordEnv        string   `toml:"password_env"`
+	PasswordFile       string   `toml:"password_file"`
+	AllowPlaintextAuth bool     `toml:"allow_plaintext_auth"`
+	Inbox              string   `toml:"inbox"`
+	Junk               string   `toml:"junk"`
+	Trust              []string `toml:"trust"`
+	Cleanup            *bool    `toml:"cleanup"`
+}
+
+type rawSeedList struct {
+	Seeds map[string]rawSeed `toml:"seeds"`
+}
+
+type rawCheck struct {
+	Schedule     string   `toml:"schedule"`
+	Paths        []string `toml:"paths"`
+	Seeds        []string `toml:"seeds"`
+	SeedLists    []string `toml:"seed_lists"`
+	Deadline     string   `toml:"deadline"`
+	PollInterval string   `toml:"poll_interval"`
+	Subject      string   `toml:"subject"`
+	Body         string   `toml:"body"`
+}
+
+type rawProvider struct {
+	Name           string   `toml:"name"`
+	Domains        []string `toml:"domains"`
+	IMAPHost       string   `toml:"imap_host"`
+	IMAPPort       int      `toml:"imap_port"`
+	IMAPSecurity   string   `toml:"imap_security"`
+	JunkFolders    []string `toml:"junk_folders"`
+	AuthservIDs    []string `toml:"authserv_ids"`
+	MaxConnections int      `toml:"max_connections"`
+	Notes          string   `toml:"notes"`
+}
+
+type rawCatalog struct {
+	Providers map[string]*rawProvider `toml:"providers"`
+}
