@@ -1,0 +1,183 @@
+package seedbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailflow/mailflow/internal/lab"
+	"github.com/mailflow/mailflow/internal/message"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l, err := lab.Start(lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// account returns the IMAP account of a lab seed over addr.
+func account(t *testing.T, l *lab.Lab, seed, addr, security string) Account {
+	t.Helper()
+	s, ok := l.Seed(seed)
+	if !ok {
+		t.Fatalf("lab has no seed %s", seed)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(l.CAPEM)
+	return Account{Name: seed, Host: host, Port: n, Security: security, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"},
+		Username: s.Username, Password: s.Password, Cleanup: true, PollInterval: 5 * time.Second, Timeout: 5 * time.Second}
+}
+
+// deliver sends a probe with token to a lab seed through the plain relay.
+func deliver(t *testing.T, l *lab.Lab, seed, token string) {
+	t.Helper()
+	s, _ := l.Seed(seed)
+	msg, err := message.Build(message.Probe{Token: token, From: "monitor@" + l.SenderDomain, To: s.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.Dial(l.PlainRelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func token(t *testing.T) string {
+	tok, err := message.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestFoldersOfLabSeed(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct{ name, addr, security string }{
+		{"implicit TLS", l.IMAP, SecurityTLS},
+		{"STARTTLS", l.IMAPStartTLS, SecuritySTARTTLS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Dial(context.Background(), account(t, l, "alice", tc.addr, tc.security), discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			folders, err := s.Folders(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, f := range folders {
+				got += f.Name + "=" + f.Role + "(" + f.How + ") "
+			}
+			if want := "INBOX=inbox(inbox) Junk=junk(special-use) "; got != want {
+				t.Errorf("folders = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestDialRefusals(t *testing.T) {
+	l := newLab(t)
+	plain := account(t, l, "alice", l.IMAPStartTLS, SecurityNone)
+	if _, err := Dial(context.Background(), plain, discard); err == nil || !strings.Contains(err.Error(), "allow_plaintext_auth") {
+		t.Errorf("login without TLS: %v, want a refusal naming allow_plaintext_auth", err)
+	}
+	wrong := account(t, l, "alice", l.IMAP, SecurityTLS)
+	wrong.Password = "pw-not-shown-1234"
+	_, err := Dial(context.Background(), wrong, discard)
+	if err == nil || !strings.Contains(err.Error(), "seed alice") || strings.Contains(err.Error(), wrong.Password) {
+		t.Errorf("wrong password: %v, want an error naming the seed and not the password", err)
+	}
+	untrusted := account(t, l, "alice", l.IMAP, SecurityTLS)
+	untrusted.TLSConfig = nil
+	if _, err := Dial(context.Background(), untrusted, discard); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate: %v, want a certificate error", err)
+	}
+}
+
+func TestWatchFindsExpectedTokensOnly(t *testing.T) {
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := Watch(ctx, account(t, l, "bob", l.IMAP, SecurityTLS), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ours, theirs := token(t), token(t)
+	w.Expect(ours)
+	start := time.Now()
+	deliver(t, l, "bob", theirs) // another monitor's probe in a shared box
+	deliver(t, l, "bob", ours)
+	var f Found
+	select {
+	case f = <-w.Found():
+	case <-ctx.Done():
+		t.Fatal("probe not found")
+	}
+	if f.Token != ours || f.Folder != "Junk" || f.Role != RoleJunk {
+		t.Errorf("found %s in %s (%s), want our token in Junk (junk)", f.Token, f.Folder, f.Role)
+	}
+	// IDLE reports the delivery at once; the 5s poll interval would be slower.
+	if d := f.SeenAt.Sub(start); d <= 0 || d > 4*time.Second {
+		t.Errorf("seen %s after delivery, want well within the poll interval", d)
+	}
+	if f.InternalDate.IsZero() || !bytes.Contains(f.Header, []byte(ours)) {
+		t.Errorf("found without INTERNALDATE or header: %+v", f)
+	}
+	f.Stored()
+	w.Close()
+	if n, _ := l.Count("bob", "Junk"); n != 1 {
+		t.Errorf("Junk holds %d messages after cleanup, want 1 (the other monitor's probe stays)", n)
+	}
+	select {
+	case extra := <-w.Found():
+		t.Errorf("reported a probe that was not expected: %s", extra.Token)
+	default:
+	}
+}
+
+func TestUnstoredProbeIsKept(t *testing.T) {
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := Watch(ctx, account(t, l, "alice", l.IMAP, SecurityTLS), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := token(t)
+	w.Expect(tok)
+	deliver(t, l, "alice", tok)
+	select {
+	case <-w.Found(): // not acknowledged as stored
+	case <-ctx.Done():
+		t.Fatal("probe not found")
+	}
+	w.Close()
+	if n, _ := l.Count("alice", "INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d messages, want 1: a probe whose facts were not stored must not be deleted", n)
+	}
+}
