@@ -248,9 +248,8 @@ func (s *session) data(msg []byte) bool {
 		if err != nil {
 			return err
 		}
-		s.tr.setData(true)
+		s.tr.startData(len(msg))
 		_, werr := w.Write(msg)
-		s.tr.setData(false)
 		if werr != nil {
 			w.Close()
 			return werr

@@ -107,3 +107,25 @@ func TestTranscriptSplitReads(t *testing.T) {
 		t.Errorf("reply text = %q, want %q", got, want)
 	}
 }
+
+func TestTranscriptLeavesOutContent(t *testing.T) {
+	tr := newTranscript()
+	write := func(reading bool, s string) {
+		tr.reading = reading
+		tr.Write([]byte(s))
+	}
+	write(false, "DATA\r\n")
+	write(true, "354 go ahead\r\n")
+	tr.startData(42)
+	write(false, "Subject: private\r\n\r\nbody\r\n")
+	write(false, ".\r\n")
+	write(true, "250 2.0.0 Ok: queued as Q1\r\n")
+	write(false, "QUIT\r\n")
+	got := tr.String()
+	if strings.Contains(got, "private") || strings.Contains(got, "body") {
+		t.Errorf("transcript shows message content:\n%s", got)
+	}
+	if !strings.Contains(got, "S: 250 2.0.0 Ok: queued as Q1") || !strings.Contains(got, "C: QUIT") {
+		t.Errorf("transcript lost the final reply or what followed:\n%s", got)
+	}
+}

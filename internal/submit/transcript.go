@@ -2,6 +2,7 @@ package submit
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -73,6 +74,9 @@ func (t *transcript) client(b []byte) {
 }
 
 func (t *transcript) server(b []byte) {
+	// go-smtp flushes the message and its final dot in Close; the first server
+	// bytes after that are the final reply, so the content has ended.
+	t.inData = false
 	if n := min(t.skip, len(b)); n > 0 {
 		t.skip -= n
 		b = b[n:]
@@ -166,13 +170,12 @@ func (t *transcript) setReading() {
 	t.reading = true
 }
 
-func (t *transcript) setData(on bool) {
+// startData keeps the message content, written next, out of the transcript.
+func (t *transcript) startData(size int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.inData = on
-	if on {
-		t.lines = append(t.lines, "C: (message content)")
-	}
+	t.inData = true
+	t.lines = append(t.lines, fmt.Sprintf("C: (message content, %d bytes, and the final dot)", size))
 }
 
 func (t *transcript) String() string {
