@@ -177,3 +177,13 @@ func FuzzParseAuthResults(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseAuthResults(b *testing.B) {
+	v := sample(b, "gmail")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseAuthResults(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
