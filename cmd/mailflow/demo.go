@@ -17,8 +17,7 @@ import (
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
 	db := fs.String("db", filepath.Join(os.TempDir(), "mailflow-demo", "mailflow.db"), "SQLite `file` to keep the results in")
-	asJSON := fs.Bool("json", false, "print the probes as a JSON array")
-	level := fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	asJSON, level := roundFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}

@@ -92,6 +92,13 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
+// roundFlags adds the flags of the commands that run rounds and print probes.
+func roundFlags(fs *flag.FlagSet) (asJSON *bool, level *string) {
+	asJSON = fs.Bool("json", false, "print the probes as a JSON array")
+	level = fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	return asJSON, level
+}
+
 // newLogger writes diagnostics to stderr at the chosen level.
 func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level

@@ -19,8 +19,7 @@ func probeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flags("probe", stderr)
 	cfgPath := fs.String("config", "config.toml", "configuration `file`")
 	check := fs.String("check", "", "run only the check `NAME` (default: every check)")
-	asJSON := fs.Bool("json", false, "print the probes as a JSON array")
-	level := fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	asJSON, level := roundFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}

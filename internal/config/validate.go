@@ -97,20 +97,22 @@ func (c *Config) Validate() []error {
 	return errs
 }
 
-func validSecurity(s Security) bool {
-	return s == SecurityNone || s == SecuritySTARTTLS || s == SecurityTLS
+// validateEndpoint checks a host, port and security; prefix is "" for a path's
+// keys and "imap_" for a seed's.
+func validateEndpoint(pr problems, key, prefix, host string, port int, sec Security, hostHint string) {
+	if host == "" {
+		pr.add(key+"."+prefix+"host", "missing (%s)", hostHint)
+	}
+	if port < 1 || port > 65535 {
+		pr.add(key+"."+prefix+"port", "%d is not a TCP port (1-65535)", port)
+	}
+	if sec != SecurityNone && sec != SecuritySTARTTLS && sec != SecurityTLS {
+		pr.add(key+"."+prefix+"security", "%q is not one of none, starttls, tls", sec)
+	}
 }
 
 func validatePath(pr problems, key string, p *Path) {
-	if p.Host == "" {
-		pr.add(key+".host", "missing (the SMTP server's name or address)")
-	}
-	if p.Port < 1 || p.Port > 65535 {
-		pr.add(key+".port", "%d is not a TCP port (1-65535)", p.Port)
-	}
-	if !validSecurity(p.Security) {
-		pr.add(key+".security", "%q is not one of none, starttls, tls", p.Security)
-	}
+	validateEndpoint(pr, key, "", p.Host, p.Port, p.Security, "the SMTP server's name or address")
 	if p.StartTLS != "auto" && p.StartTLS != "never" {
 		pr.add(key+".starttls", "%q is not one of auto, never", p.StartTLS)
 	}
@@ -137,15 +139,7 @@ func validateSeed(pr problems, key string, s *Seed) {
 	if s.Provider == nil {
 		pr.add(key+".provider", "%q is not in the provider catalog (see seeds/providers.toml, or add [providers.%s])", s.providerID, s.providerID)
 	}
-	if s.IMAPHost == "" {
-		pr.add(key+".imap_host", "missing and not given by the provider (set imap_host)")
-	}
-	if s.IMAPPort < 1 || s.IMAPPort > 65535 {
-		pr.add(key+".imap_port", "%d is not a TCP port (1-65535)", s.IMAPPort)
-	}
-	if !validSecurity(s.IMAPSecurity) {
-		pr.add(key+".imap_security", "%q is not one of none, starttls, tls", s.IMAPSecurity)
-	}
+	validateEndpoint(pr, key, "imap_", s.IMAPHost, s.IMAPPort, s.IMAPSecurity, "and not given by the provider: set imap_host")
 }
 
 func (c *Config) validateCheck(pr problems, key string, ch *Check) {

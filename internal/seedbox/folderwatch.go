@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // probeHeader is the header field that carries a probe's token (see message.Header).
@@ -83,9 +84,14 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 		}
 		return nil
 	}
-	idle, err := fw.s.c.Idle()
+	var idle *imapclient.IdleCommand
+	err := fw.s.Do(ctx, fmt.Sprintf("idle in %q", fw.folder.Name), func() error {
+		var err error
+		idle, err = fw.s.c.Idle() // returns once the server has accepted IDLE
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("seed %s: idle in %q: %w", fw.w.acct.Name, fw.folder.Name, err)
+		return err
 	}
 	select {
 	case <-ctx.Done():

@@ -77,6 +77,9 @@ func Send(ctx context.Context, path Path, rcpt string, msg []byte, log *slog.Log
 	if s.c != nil {
 		s.c.Close()
 	}
+	if s.conn != nil {
+		s.conn.Close() // also when the plain phase failed before go-smtp had it
+	}
 	return *s.res
 }
 
