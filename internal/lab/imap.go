@@ -14,12 +14,15 @@ import (
 // SPECIAL-USE attribute (RFC 6154).
 const junkFolder = "Junk"
 
-// newIMAPServer serves the lab's mailboxes. IDLE and SPECIAL-USE are on, so the
-// watchers of seedbox work as they do against Dovecot.
-func newIMAPServer(mem *imapmemserver.Server, opts *imapserver.Options) *imapserver.Server {
+// newIMAPServer serves the lab's mailboxes. SPECIAL-USE is on, and IDLE unless
+// asked otherwise, so the watchers of seedbox work as they do against Dovecot.
+func newIMAPServer(mem *imapmemserver.Server, opts *imapserver.Options, idle bool) *imapserver.Server {
 	caps := imap.CapSet{}
-	for _, c := range []imap.Cap{imap.CapIMAP4rev1, imap.CapIdle, imap.CapSpecialUse, imap.CapListExtended, imap.CapUIDPlus} {
+	for _, c := range []imap.Cap{imap.CapIMAP4rev1, imap.CapSpecialUse, imap.CapListExtended, imap.CapUIDPlus} {
 		caps[c] = struct{}{}
+	}
+	if idle {
+		caps[imap.CapIdle] = struct{}{}
 	}
 	opts.NewSession = func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 		return &labSession{Session: mem.NewSession()}, nil, nil

@@ -56,6 +56,9 @@ type Seed struct {
 type Options struct {
 	Logger *slog.Logger // nil: discard
 	Seeds  []SeedSpec   // nil: DefaultSeeds()
+	// NoIDLE leaves IDLE out of the IMAP capabilities, like servers that make
+	// clients poll.
+	NoIDLE bool
 }
 
 // DefaultSeeds are alice (deliver), bob (junk), carol (reject) and dave (drop).
@@ -111,14 +114,14 @@ func Start(opts Options) (*Lab, error) {
 		Username: "monitor@mailflow.test", Password: secret(), DKIMSelector: "lab",
 		log: log, mem: imapmemserver.New(), users: map[string]*imapmemserver.User{},
 	}
-	if err := l.start(specs); err != nil {
+	if err := l.start(specs, !opts.NoIDLE); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	return l, nil
 }
 
-func (l *Lab) start(specs []SeedSpec) error {
+func (l *Lab) start(specs []SeedSpec, idle bool) error {
 	caPEM, cert, err := newCertificates(time.Now())
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -163,10 +166,10 @@ func (l *Lab) start(specs []SeedSpec) error {
 			return err
 		}
 	}
-	if l.IMAP, err = l.serveIMAP(tlsConfig, true); err != nil {
+	if l.IMAP, err = l.serveIMAP(tlsConfig, true, idle); err != nil {
 		return err
 	}
-	l.IMAPStartTLS, err = l.serveIMAP(tlsConfig, false)
+	l.IMAPStartTLS, err = l.serveIMAP(tlsConfig, false, idle)
 	return err
 }
 
@@ -192,7 +195,7 @@ func (l *Lab) serveSMTP(kind listenerKind, tlsConfig *tls.Config) (string, error
 	return ln.Addr().String(), nil
 }
 
-func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit bool) (string, error) {
+func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -203,7 +206,7 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit bool) (string, error) {
 	} else {
 		opts.TLSConfig = tlsConfig
 	}
-	srv := newIMAPServer(l.mem, opts)
+	srv := newIMAPServer(l.mem, opts, idle)
 	go srv.Serve(ln)
 	l.closers = append(l.closers, srv)
 	return ln.Addr().String(), nil

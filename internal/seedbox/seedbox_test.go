@@ -23,7 +23,12 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	l, err := lab.Start(lab.Options{})
+	return newLabWith(t, lab.Options{})
+}
+
+func newLabWith(t *testing.T, opts lab.Options) *lab.Lab {
+	t.Helper()
+	l, err := lab.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,5 +184,29 @@ func TestUnstoredProbeIsKept(t *testing.T) {
 	w.Close()
 	if n, _ := l.Count("alice", "INBOX"); n != 1 {
 		t.Errorf("INBOX holds %d messages, want 1: a probe whose facts were not stored must not be deleted", n)
+	}
+}
+
+func TestWatchPollsWithoutIDLE(t *testing.T) {
+	l := newLabWith(t, lab.Options{NoIDLE: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
+	acct.PollInterval = 200 * time.Millisecond
+	w, err := Watch(ctx, acct, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tok := token(t)
+	w.Expect(tok)
+	deliver(t, l, "alice", tok)
+	select {
+	case f := <-w.Found():
+		if f.Token != tok || f.Role != RoleInbox {
+			t.Errorf("found %s in %s, want our token in the inbox", f.Token, f.Role)
+		}
+	case <-ctx.Done():
+		t.Fatal("probe not found by polling")
 	}
 }
