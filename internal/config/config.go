@@ -160,6 +160,8 @@ type Check struct {
 
 	// Schedule is a cron expression, used by the daemon ("" when only run by hand).
 	Schedule string
+	// Jitter delays each scheduled round by up to this much.
+	Jitter time.Duration
 	Paths    []string
 	// Seeds is the resolved set: the check's seeds plus every seed of its seed lists,
 	// without repeats, in declaration order.

@@ -92,6 +92,10 @@ func TestInvalidConfigs(t *testing.T) {
 		}},
 		{"invalid-duplicate-seed.toml", []string{`list-dup.toml:5: seeds.s1: seed "s1" is also declared in testdata/invalid-duplicate-seed.toml:8`}},
 		{"invalid-syntax.toml", []string{"invalid-syntax.toml:4:"}},
+		{"invalid-schedule.toml", []string{
+			`invalid-schedule.toml:12: checks.hourly.schedule: "0 * * *": expected 5 to 6 fields`,
+			"invalid-schedule.toml:13: checks.hourly.jitter: must not be negative",
+		}},
 		{"invalid-provider.toml", []string{`invalid-provider.toml:7: seeds.s1.provider: "nosuch" is not in the provider catalog`}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -109,7 +109,7 @@ var knownKeys = []string{"providers_file", "store", "path", "paths", "seed_lists
 	"host", "port", "security", "starttls", "tls_server_name", "ca_file", "username", "password_env",
 	"password_file", "auth_mechanism", "allow_plaintext_auth", "helo", "mail_from", "from", "timeout", "dkim",
 	"domain", "selector", "key_file", "address", "provider", "imap_host", "imap_port", "imap_security", "inbox",
-	"junk", "trust", "cleanup", "schedule", "deadline", "poll_interval", "subject", "body", "name", "domains",
+	"junk", "trust", "cleanup", "schedule", "jitter", "deadline", "poll_interval", "subject", "body", "name", "domains",
 	"junk_folders", "authserv_ids", "max_connections", "notes"}
 
 func suggest(key string) string {
@@ -320,6 +320,7 @@ func resolveChecks(raw map[string]rawCheck, pr problems) map[string]*Check {
 			SeedLists: rc.SeedLists, Subject: or(rc.Subject, DefaultSubject), Body: rc.Body,
 			Deadline:     duration(pr, key+".deadline", rc.Deadline, DefaultDeadline),
 			PollInterval: duration(pr, key+".poll_interval", rc.PollInterval, DefaultPollInterval),
+			Jitter:       duration(pr, key+".jitter", rc.Jitter, 0),
 		}
 	}
 	return out

@@ -68,6 +68,7 @@ type rawSeedList struct {
 
 type rawCheck struct {
 	Schedule     string   `toml:"schedule"`
+	Jitter       string   `toml:"jitter"`
 	Paths        []string `toml:"paths"`
 	Seeds        []string `toml:"seeds"`
 	SeedLists    []string `toml:"seed_lists"`

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+
+	"github.com/mailflow/mailflow/internal/schedule"
 )
 
 // resolveProviders gives each seed its provider: the one it names, else the
@@ -166,6 +168,14 @@ func (c *Config) validateCheck(pr problems, key string, ch *Check) {
 	}
 	if ch.Deadline <= 0 {
 		pr.add(key+".deadline", "must be positive")
+	}
+	if ch.Schedule != "" {
+		if _, err := schedule.Parse(ch.Schedule); err != nil {
+			pr.add(key+".schedule", "%v", err)
+		}
+	}
+	if ch.Jitter < 0 {
+		pr.add(key+".jitter", "must not be negative")
 	}
 	if ch.PollInterval <= 0 || ch.PollInterval >= ch.Deadline {
 		pr.add(key+".poll_interval", "%s must be positive and shorter than the deadline (%s)", ch.PollInterval, ch.Deadline)
