@@ -162,7 +162,7 @@ type Check struct {
 	Schedule string
 	// Jitter delays each scheduled round by up to this much.
 	Jitter time.Duration
-	Paths    []string
+	Paths  []string
 	// Seeds is the resolved set: the check's seeds plus every seed of its seed lists,
 	// without repeats, in declaration order.
 	Seeds     []string
