@@ -78,7 +78,7 @@ func submitPath(p *config.Path) (submit.Path, error) {
 	}, nil
 }
 
-func account(s *config.Seed, check *config.Check) (seedbox.Account, error) {
+func account(s *config.Seed, poll time.Duration) (seedbox.Account, error) {
 	pool, err := loadCA(s.CAFile)
 	if err != nil {
 		return seedbox.Account{}, fmt.Errorf("seed %s: ca_file: %w", s.Name, err)
@@ -92,7 +92,7 @@ func account(s *config.Seed, check *config.Check) (seedbox.Account, error) {
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName},
 		Username:  s.Username, Password: s.Password.Reveal(), AllowPlaintextAuth: s.AllowPlaintextAuth,
 		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Cleanup: s.Cleanup,
-		PollInterval: check.PollInterval,
+		PollInterval: poll,
 	}, nil
 }
 
@@ -127,6 +127,7 @@ func outcomeState(o submit.Outcome) (string, verdict.Placement) {
 
 func (r *Runner) recordSubmission(ctx context.Context, j *job, res submit.Result, log *slog.Logger) error {
 	state, placement := outcomeState(res.Outcome)
+	j.probe.State = state
 	if state != store.StateSent {
 		j.watcher.Forget(j.probe.Token)
 		j.watcher = nil
@@ -172,7 +173,7 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 				Method: res.Method, Result: res.Value, Reason: res.Reason, Props: strings.Join(props, " ")})
 		}
 	}
-	log.Info("probe found", "path", j.path.Name, "seed", j.seed.Name, "token", f.Token, "folder", f.Folder,
+	log.Info("probe found", "path", j.probe.Path, "seed", j.probe.Seed, "token", f.Token, "folder", f.Folder,
 		"latency", latency.Round(time.Microsecond))
 	err = r.Store.RecordFound(ctx, j.probe.ID, string(placement), store.Sighting{
 		FoundAt: f.SeenAt, Folder: f.Folder, FolderRole: f.Role, UID: f.UID, InternalDate: f.InternalDate,

@@ -14,6 +14,7 @@ import (
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/seedbox"
 	"github.com/mailflow/mailflow/internal/store"
+	"github.com/mailflow/mailflow/internal/verdict"
 )
 
 // Runner runs rounds against one store.
@@ -24,6 +25,9 @@ type Runner struct {
 	Now func() time.Time
 	// Concurrency bounds the submissions in flight (default 4).
 	Concurrency int
+	// ResumeLook is how long Resume looks for probes whose deadline passed
+	// while mailflow was down (default 10s).
+	ResumeLook time.Duration
 }
 
 // Round is a finished round.
@@ -53,83 +57,73 @@ type job struct {
 // Run runs one round of check and returns its probes as stored. It returns an
 // error only when the store fails; every probe outcome, including an SMTP or
 // IMAP failure, is in the probes.
+//
+// Ending ctx stops the round gracefully: no new probe is sent (those not yet
+// sent end as errors), sends in flight finish (for up to SendGrace), and
+// probes still being waited for stay "sent" in the store for Resume to finish.
+// Store writes are never abandoned half-way.
 func (r *Runner) Run(ctx context.Context, cfg *config.Config, check *config.Check) (Round, error) {
+	st := context.WithoutCancel(ctx) // store writes outlive a stop
 	log := r.Log.With("check", check.Name)
-	roundID, err := r.Store.StartRound(ctx, check.Name, r.now())
+	roundID, err := r.Store.StartRound(st, check.Name, r.now())
 	if err != nil {
 		return Round{}, err
 	}
 	log = log.With("round", roundID)
 	log.Info("round started", "paths", len(check.Paths), "seeds", len(check.Seeds))
 
-	watchers := r.watchAll(ctx, cfg, check, log)
-	defer func() {
-		for _, w := range watchers {
-			if w.w != nil {
-				w.w.Close()
-			}
-		}
-	}()
+	watchers := r.watchAll(ctx, cfg, check.Seeds, check.PollInterval, log)
+	defer closeAll(watchers)
 
 	var jobs []*job
 	for _, pname := range check.Paths {
 		for _, sname := range check.Seeds {
-			j, err := r.newJob(ctx, roundID, check, cfg.Paths[pname], cfg.Seeds[sname])
+			j, err := r.newJob(st, roundID, check, cfg.Paths[pname], cfg.Seeds[sname])
 			if err != nil {
 				return Round{}, err
 			}
 			jobs = append(jobs, j)
 		}
 	}
-	if err := r.sendAll(ctx, cfg, check, jobs, watchers, log); err != nil {
+	if err := r.sendAll(ctx, check, jobs, watchers, log); err != nil {
 		return Round{}, err
 	}
-	if err := r.collect(ctx, check, jobs, watchers, log); err != nil {
+	if err := r.collect(ctx, jobs, watchers, 0, log); err != nil {
 		return Round{}, err
 	}
-	if err := r.Store.FinishRound(ctx, roundID, r.now()); err != nil {
+	if err := r.Store.FinishRound(st, roundID, r.now()); err != nil {
 		return Round{}, err
 	}
-	probes, err := r.Store.RoundProbes(ctx, roundID)
+	probes, err := r.Store.RoundProbes(st, roundID)
 	if err != nil {
 		return Round{}, err
 	}
-	log.Info("round finished", "probes", len(probes))
+	log.Info("round finished", "probes", len(probes), "summary", summary(probes))
 	return Round{ID: roundID, Check: check.Name, Probes: probes}, nil
 }
 
-// seedWatch is a seed's watcher, or why there is none.
-type seedWatch struct {
-	w   *seedbox.Watcher
-	err error
-}
-
-// watchAll starts a watcher per seed, in parallel, before anything is sent.
-func (r *Runner) watchAll(ctx context.Context, cfg *config.Config, check *config.Check, log *slog.Logger) map[string]*seedWatch {
-	out := map[string]*seedWatch{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, name := range check.Seeds {
-		seed := cfg.Seeds[name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sw := &seedWatch{}
-			acct, err := account(seed, check)
-			if err == nil {
-				sw.w, err = seedbox.Watch(ctx, acct, log)
-			}
-			if err != nil {
-				sw.err = err
-				log.Error("cannot watch seed", "seed", name, "err", err)
-			}
-			mu.Lock()
-			out[name] = sw
-			mu.Unlock()
-		}()
+// summary counts probes by placement, for the round's log line.
+func summary(probes []store.Probe) string {
+	counts := map[string]int{}
+	var order []string
+	for _, p := range probes {
+		pl := p.Placement
+		if pl == "" {
+			pl = p.State
+		}
+		if counts[pl] == 0 {
+			order = append(order, pl)
+		}
+		counts[pl]++
 	}
-	wg.Wait()
-	return out
+	s := ""
+	for i, pl := range order {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", pl, counts[pl])
+	}
+	return s
 }
 
 // newJob writes the probe row before anything is sent, so a crash leaves a row
@@ -154,22 +148,38 @@ func (r *Runner) newJob(ctx context.Context, roundID int64, check *config.Check,
 	return j, nil
 }
 
-// sendAll submits every probe, a few at a time.
-func (r *Runner) sendAll(ctx context.Context, cfg *config.Config, check *config.Check, jobs []*job, watchers map[string]*seedWatch, log *slog.Logger) error {
+// SendGrace bounds how long sends in flight may go on after a stop.
+const SendGrace = 8 * time.Second
+
+// sendAll submits every probe, a few at a time. After ctx ends, probes not yet
+// sent are ended as errors; sends in flight finish within SendGrace.
+func (r *Runner) sendAll(ctx context.Context, check *config.Check, jobs []*job, watchers map[string]*seedWatch, log *slog.Logger) error {
 	n := r.Concurrency
 	if n <= 0 {
 		n = 4
 	}
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(SendGrace, cancel) })
+	defer stop()
 	sem := make(chan struct{}, n)
 	errs := make(chan error, len(jobs))
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		wg.Add(1)
 		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			if err := r.Store.Finish(sendCtx, j.probe.ID, store.StateError, string(verdict.Error),
+				"not sent: mailflow was stopping", r.now()); err != nil {
+				errs <- err
+			}
+			continue
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := r.send(ctx, check, j, watchers[j.seed.Name], log); err != nil {
+			if err := r.send(sendCtx, check, j, watchers[j.seed.Name], log); err != nil {
 				errs <- err
 			}
 		}()
@@ -177,87 +187,4 @@ func (r *Runner) sendAll(ctx context.Context, cfg *config.Config, check *config.
 	wg.Wait()
 	close(errs)
 	return <-errs // nil when none failed
-}
-
-// collect waits for every sent probe until its deadline and stores what was found.
-func (r *Runner) collect(ctx context.Context, check *config.Check, jobs []*job, watchers map[string]*seedWatch, log *slog.Logger) error {
-	waiting := map[string]*job{}
-	var last time.Time
-	for _, j := range jobs {
-		if j.watcher != nil {
-			waiting[j.probe.Token] = j
-			if j.probe.DeadlineAt.After(last) {
-				last = j.probe.DeadlineAt
-			}
-		}
-	}
-	found := make(chan seedbox.Found)
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for name, sw := range watchers {
-		if sw.w == nil {
-			continue
-		}
-		go func() {
-			for {
-				select {
-				case f := <-sw.w.Found():
-					select {
-					case found <- f:
-					case <-fctx.Done():
-						return
-					}
-				case err := <-sw.w.Errors():
-					log.Warn("seed watcher error", "seed", name, "err", err)
-				case <-fctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	timer := time.NewTimer(last.Sub(r.now()))
-	defer timer.Stop()
-	for len(waiting) > 0 {
-		select {
-		case f := <-found:
-			j, ok := waiting[f.Token]
-			if !ok {
-				continue
-			}
-			delete(waiting, f.Token)
-			if err := r.recordFound(ctx, j, f, log); err != nil {
-				return err
-			}
-		case <-timer.C:
-			return r.expire(ctx, waiting, log)
-		case <-ctx.Done():
-			// Stopped from outside: the probes stay "sent" for a later run to finish.
-			return nil
-		}
-	}
-	return nil
-}
-
-// expire marks every probe still waiting as missing.
-func (r *Runner) expire(ctx context.Context, waiting map[string]*job, log *slog.Logger) error {
-	for tok, j := range waiting {
-		j.watcher.Forget(tok)
-		reason := fmt.Sprintf("not found in %s within %s", folderNames(j.watcher), j.probe.DeadlineAt.Sub(j.probe.CreatedAt))
-		if err := r.Store.Finish(ctx, j.probe.ID, store.StateMissing, "missing", reason, r.now()); err != nil {
-			return err
-		}
-		log.Warn("probe missing", "path", j.path.Name, "seed", j.seed.Name, "token", tok)
-	}
-	return nil
-}
-
-func folderNames(w *seedbox.Watcher) string {
-	s := ""
-	for i, f := range w.Folders() {
-		if i > 0 {
-			s += " and "
-		}
-		s += fmt.Sprintf("%q", f.Name)
-	}
-	return s
 }

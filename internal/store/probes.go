@@ -169,17 +169,18 @@ func (d *DB) RecordSubmission(ctx context.Context, id int64, state, placement st
 	})
 }
 
-// RecordFound stores where and when a sent probe was found, its authentication
-// results and its placement, and ends it in StateFound.
+// RecordFound stores where and when a probe was found, its authentication
+// results and its placement, and ends it in StateFound. The probe is normally
+// Sent; a Pending one was found after a restart that lost its submission.
 func (d *DB) RecordFound(ctx context.Context, id int64, placement string, s Sighting, a Auth, rows []AuthRow) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE probes SET state = ?, placement = ?, finished_at = ?, found_at = ?,
 			folder = ?, folder_role = ?, imap_uid = ?, internal_date = ?, latency_ms = ?, flags = ?, headers = ?,
 			authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
-			WHERE id = ? AND state = ?`,
+			WHERE id = ? AND state IN (?, ?)`,
 			StateFound, placement, ts(s.FoundAt), ts(s.FoundAt), s.Folder, s.FolderRole, s.UID, ts(s.InternalDate),
 			ms(s.Latency), strings.Join(s.Flags, " "), s.Headers,
-			a.AuthservID, a.SPF, a.DKIM, a.DMARC, id, StateSent)
+			a.AuthservID, a.SPF, a.DKIM, a.DMARC, id, StatePending, StateSent)
 		if err := oneRow(r, err); err != nil {
 			return err
 		}
@@ -227,22 +228,9 @@ const probeColumns = `id, round_id, token, check_name, path, seed, seed_address,
 // RoundProbes returns the probes of a round with their stages and auth rows, in
 // the order they were written.
 func (d *DB) RoundProbes(ctx context.Context, roundID int64) ([]Probe, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+probeColumns+` FROM probes WHERE round_id = ? ORDER BY id`, roundID)
+	out, err := d.queryProbes(ctx, `WHERE round_id = ? ORDER BY id`, roundID)
 	if err != nil {
 		return nil, fmt.Errorf("probes of round %d: %w", roundID, err)
-	}
-	var out []Probe
-	for rows.Next() {
-		p, err := scanProbe(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	for i := range out {
 		if err := d.details(ctx, &out[i]); err != nil {
@@ -250,6 +238,29 @@ func (d *DB) RoundProbes(ctx context.Context, roundID int64) ([]Probe, error) {
 		}
 	}
 	return out, nil
+}
+
+// Unfinished returns every probe not yet in a final state (pending or sent),
+// oldest first: what a restart must finish.
+func (d *DB) Unfinished(ctx context.Context) ([]Probe, error) {
+	return d.queryProbes(ctx, `WHERE state IN (?, ?) ORDER BY id`, StatePending, StateSent)
+}
+
+func (d *DB) queryProbes(ctx context.Context, where string, args ...any) ([]Probe, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+probeColumns+` FROM probes `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query probes: %w", err)
+	}
+	defer rows.Close()
+	var out []Probe
+	for rows.Next() {
+		p, err := scanProbe(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // ProbeCount returns how many probes are stored.
