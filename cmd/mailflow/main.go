@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -40,6 +39,8 @@ Usage:
   mailflow demo [--json] [--db FILE]          start the embedded lab and run one round through it
   mailflow probe --config FILE [--check NAME] [--json]
                                               run one round of each check (or of NAME) now
+  mailflow run --config FILE [--log-format text|json]
+                                              the daemon: run checks on their schedules
   mailflow config check --config FILE         validate a config and print what it resolved
 
 Exit status: 0 every probe in the inbox, 1 a probe in spam or missing,
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return demoCmd(ctx, args[1:], stdout, stderr)
 	case "probe":
 		return probeCmd(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runCmd(ctx, args[1:], stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "mailflow config: the only subcommand is \"check\" (mailflow config check --config FILE)")
@@ -101,9 +104,5 @@ func roundFlags(fs *flag.FlagSet) (asJSON *bool, level *string) {
 
 // newLogger writes diagnostics to stderr at the chosen level.
 func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+	return daemonLogger(stderr, "text", level)
 }

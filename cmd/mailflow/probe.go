@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/mailflow/mailflow/internal/config"
@@ -64,13 +62,7 @@ func selectChecks(cfg *config.Config, name string) ([]*config.Check, error) {
 // runRounds runs one round of each check, prints the probes and returns the
 // exit status.
 func runRounds(ctx context.Context, cfg *config.Config, checks []*config.Check, asJSON bool, stdout, stderr io.Writer, log *slog.Logger) int {
-	if dir := filepath.Dir(cfg.Store.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			fmt.Fprintf(stderr, "mailflow: store directory: %v\n", err)
-			return exitFailed
-		}
-	}
-	db, err := store.Open(cfg.Store.Path)
+	db, err := openStore(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow: %v\n", err)
 		return exitFailed

@@ -86,6 +86,7 @@ func (l literal) Size() int64 { return l.Reader.Size() }
 
 // deliver files msg for seed into INBOX or Junk, or drops it for RuleDrop.
 func (l *Lab) deliver(seed Seed, spam bool, msg []byte, qid string) error {
+	l.countDelivery(tokenOf(msg))
 	if seed.Rule == RuleDrop {
 		l.log.Info("lab dropped message", "seed", seed.Name, "queue_id", qid)
 		return nil

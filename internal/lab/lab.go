@@ -92,11 +92,14 @@ type Lab struct {
 
 	log     *slog.Logger
 	records records
-	mem     *imapmemserver.Server
-	users   map[string]*imapmemserver.User
-	dir     string
-	closers []io.Closer
-	once    sync.Once
+
+	mu         sync.Mutex
+	deliveries map[string]int // by probe token: messages accepted for delivery
+	mem        *imapmemserver.Server
+	users      map[string]*imapmemserver.User
+	dir        string
+	closers    []io.Closer
+	once       sync.Once
 }
 
 // Start starts every listener on 127.0.0.1 with a free port.
@@ -244,6 +247,26 @@ func (l *Lab) seedByAddress(addr string) (Seed, bool) {
 		}
 	}
 	return Seed{}, false
+}
+
+// Deliveries returns how many messages carrying a probe token the lab accepted
+// for delivery (dropped ones included): a probe sent twice shows 2.
+func (l *Lab) Deliveries(token string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deliveries[token]
+}
+
+func (l *Lab) countDelivery(token string) {
+	if token == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.deliveries == nil {
+		l.deliveries = map[string]int{}
+	}
+	l.deliveries[token]++
 }
 
 // Count returns how many messages are in a seed's folder ("INBOX" or "Junk").

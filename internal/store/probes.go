@@ -240,6 +240,11 @@ func (d *DB) RoundProbes(ctx context.Context, roundID int64) ([]Probe, error) {
 	return out, nil
 }
 
+// Probes returns every stored probe, oldest first, without stages and auth rows.
+func (d *DB) Probes(ctx context.Context) ([]Probe, error) {
+	return d.queryProbes(ctx, `ORDER BY id`)
+}
+
 // Unfinished returns every probe not yet in a final state (pending or sent),
 // oldest first: what a restart must finish.
 func (d *DB) Unfinished(ctx context.Context) ([]Probe, error) {

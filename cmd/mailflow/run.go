@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/runner"
+	"github.com/mailflow/mailflow/internal/schedule"
+	"github.com/mailflow/mailflow/internal/store"
+)
+
+// runCmd is the daemon: it finishes what a previous run left, then runs every
+// check with a schedule until SIGINT or SIGTERM.
+func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flags("run", stderr)
+	cfgPath := fs.String("config", "config.toml", "configuration `file`")
+	format := fs.String("log-format", "text", "log format on stderr: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	log, err := daemonLogger(stderr, *format, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "mailflow run:", err)
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
+		return exitFailed
+	}
+	db, err := openStore(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+	r := &runner.Runner{Store: db, Log: log}
+	jobs, err := scheduledJobs(cfg, r, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
+		return exitFailed
+	}
+	log.Info("mailflow started", "config", cfg.File, "store", db.Path(), "checks", len(jobs))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.Resume(ctx, cfg); err != nil {
+			log.Error("resume failed", "err", err)
+		}
+	}()
+	s := &schedule.Scheduler{Clock: schedule.RealClock{}, Log: log}
+	s.Start(ctx, jobs)
+	<-ctx.Done()
+	log.Info("stopping: no new rounds; sends in flight finish, waiting probes stay for the next start")
+	s.Wait()
+	wg.Wait()
+	log.Info("mailflow stopped")
+	return exitOK
+}
+
+// scheduledJobs makes a job of every check that has a schedule.
+func scheduledJobs(cfg *config.Config, r *runner.Runner, log *slog.Logger) ([]schedule.Job, error) {
+	var jobs []schedule.Job
+	var unscheduled []string
+	for _, c := range cfg.Checks {
+		if c.Schedule == "" {
+			unscheduled = append(unscheduled, c.Name)
+			continue
+		}
+		sched, err := schedule.Parse(c.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("checks.%s.schedule: %w", c.Name, err)
+		}
+		jobs = append(jobs, schedule.Job{Name: c.Name, Schedule: sched, Jitter: c.Jitter, Run: func(ctx context.Context) {
+			if _, err := r.Run(ctx, cfg, c); err != nil {
+				log.Error("round failed", "check", c.Name, "err", err)
+			}
+		}})
+	}
+	sort.Strings(unscheduled)
+	if len(unscheduled) > 0 {
+		log.Info("checks without a schedule run only with mailflow probe", "checks", strings.Join(unscheduled, ","))
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("%s: no check has a schedule (add schedule = \"@every 5m\" to a [checks.NAME])", cfg.File)
+	}
+	return jobs, nil
+}
+
+// openStore opens the configured database, creating its directory.
+func openStore(cfg *config.Config) (*store.DB, error) {
+	if dir := filepath.Dir(cfg.Store.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+	}
+	return store.Open(cfg.Store.Path)
+}
+
+// daemonLogger logs as text or JSON.
+func daemonLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
