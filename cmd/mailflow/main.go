@@ -41,6 +41,8 @@ Usage:
                                               run one round of each check (or of NAME) now
   mailflow run --config FILE [--log-format text|json]
                                               the daemon: run checks on their schedules
+  mailflow seeds --config FILE [--stale-after 1h]
+                                              log in to every seed: folders, roles, leftover probes
   mailflow config check --config FILE         validate a config and print what it resolved
 
 Exit status: 0 every probe in the inbox, 1 a probe in spam or missing,
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return probeCmd(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runCmd(ctx, args[1:], stderr)
+	case "seeds":
+		return seedsCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "mailflow config: the only subcommand is \"check\" (mailflow config check --config FILE)")

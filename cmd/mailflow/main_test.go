@@ -186,3 +186,22 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("config check without the env var = %d:\n%s", code, errOut)
 	}
 }
+
+func TestSeeds(t *testing.T) {
+	l, err := lab.Start(lab.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := labConfig(t, l, "alice", "bob")
+	code, out, errOut := mailflow(t, "seeds", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "INBOX=inbox Junk=junk") || !strings.Contains(out, "IDLE") {
+		t.Errorf("seeds = %d, want 0 and both folders with roles:\n%s%s", code, out, errOut)
+	}
+	t.Setenv("LAB_SEED_PW_BOB", "not-bobs-password")
+	code, out, errOut = mailflow(t, "seeds", "--config", cfg)
+	if code != exitFailed || !strings.Contains(errOut, "1 of 2 seeds failed") || !strings.Contains(errOut, "bob (") ||
+		strings.Contains(out+errOut, "not-bobs-password") {
+		t.Errorf("seeds with a wrong password = %d, want 2 naming bob without the password:\n%s%s", code, out, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,5 +209,31 @@ func TestWatchPollsWithoutIDLE(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("probe not found by polling")
+	}
+}
+
+func TestInspect(t *testing.T) {
+	l := newLab(t)
+	deliver(t, l, "bob", token(t)) // a probe nobody deleted, in Junk
+	h, err := Inspect(context.Background(), account(t, l, "bob", l.IMAP, SecurityTLS), time.Now().Add(time.Hour), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]FolderHealth{}
+	for _, f := range h.Folders {
+		got[f.Role] = f
+	}
+	if j := got[RoleJunk]; j.Name != "Junk" || j.Probes != 1 || j.Stale != 1 || j.Messages != 1 {
+		t.Errorf("junk = %+v, want Junk with 1 message, 1 probe, 1 stale", j)
+	}
+	if in := got[RoleInbox]; in.Name != "INBOX" || in.Probes != 0 {
+		t.Errorf("inbox = %+v, want INBOX without probes", in)
+	}
+	if !slices.Contains(h.Caps, "IDLE") || h.Login <= 0 {
+		t.Errorf("caps %v login %s, want IDLE and a login time", h.Caps, h.Login)
+	}
+	if _, err := Inspect(context.Background(), account(t, l, "alice", "127.0.0.1:1", SecurityTLS), time.Now(), discard); err == nil ||
+		!strings.Contains(err.Error(), "seed alice") {
+		t.Errorf("Inspect of a dead server = %v, want an error naming the seed", err)
 	}
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/runner"
+)
+
+// seedsCmd is the seed-list health check: it logs in to every seed and shows
+// its folders, their roles and the probe messages left in them.
+func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flags("seeds", stderr)
+	cfgPath := fs.String("config", "config.toml", "configuration `file`")
+	stale := fs.Duration("stale-after", time.Hour, "count probe messages older than this as stale")
+	level := fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "mailflow seeds:", err)
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow seeds: %v\n", err)
+		return exitFailed
+	}
+	results := (&runner.Runner{Log: log}).CheckSeeds(ctx, cfg, *stale)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEED\tADDRESS\tSTATUS\tLOGIN\tFOLDERS\tPROBE MESSAGES (STALE)\tCAPABILITIES")
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+			fmt.Fprintf(tw, "%s\t%s\tFAILED\t-\t-\t-\t-\n", r.Seed.Name, r.Seed.Address)
+			continue
+		}
+		var folders, probes []string
+		for _, f := range r.Health.Folders {
+			folders = append(folders, fmt.Sprintf("%s=%s", f.Name, f.Role))
+			if f.Role != "other" {
+				probes = append(probes, fmt.Sprintf("%s %d (%d)", f.Name, f.Probes, f.Stale))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\tok\t%s\t%s\t%s\t%s\n", r.Seed.Name, r.Seed.Address, r.Health.Login.Round(time.Millisecond),
+			strings.Join(folders, " "), strings.Join(probes, ", "), strings.Join(r.Health.Caps, " "))
+	}
+	tw.Flush()
+	if failed == 0 {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "\n%d of %d seeds failed:\n", failed, len(results))
+	for _, r := range results {
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "  %s (%s): %v\n", r.Seed.Name, r.Seed.Source, r.Err)
+		}
+	}
+	return exitFailed
+}
