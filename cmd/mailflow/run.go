@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/runner"
@@ -59,6 +60,11 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			log.Error("resume failed", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		housekeep(ctx, r, cfg)
+	}()
 	s := &schedule.Scheduler{Clock: schedule.RealClock{}, Log: log}
 	s.Start(ctx, jobs)
 	<-ctx.Done()
@@ -67,6 +73,25 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	wg.Wait()
 	log.Info("mailflow stopped")
 	return exitOK
+}
+
+// housekeep runs housekeeping at start and every interval until ctx ends.
+func housekeep(ctx context.Context, r *runner.Runner, cfg *config.Config) {
+	if cfg.Housekeeping.Interval <= 0 {
+		return
+	}
+	t := time.NewTicker(cfg.Housekeeping.Interval)
+	defer t.Stop()
+	for {
+		if err := r.Housekeep(ctx, cfg); err != nil && ctx.Err() == nil {
+			r.Log.Warn("housekeeping incomplete", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // scheduledJobs makes a job of every check that has a schedule.

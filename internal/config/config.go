@@ -16,12 +16,13 @@ type Config struct {
 	// File is the path the configuration was loaded from ("" when built in code).
 	File string
 
-	Store     Store
-	Paths     map[string]*Path
-	Seeds     map[string]*Seed
-	SeedLists map[string]*SeedList
-	Providers map[string]*Provider
-	Checks    map[string]*Check
+	Store        Store
+	Housekeeping Housekeeping
+	Paths        map[string]*Path
+	Seeds        map[string]*Seed
+	SeedLists    map[string]*SeedList
+	Providers    map[string]*Provider
+	Checks       map[string]*Check
 
 	// keyLines holds the key lines of every file read, for problems found late.
 	keyLines map[string]lines
@@ -31,6 +32,17 @@ type Config struct {
 type Store struct {
 	// Path of the database file, resolved against the config file's directory.
 	Path string
+}
+
+// Housekeeping keeps seed boxes and the database from growing without end.
+type Housekeeping struct {
+	// Retention is how long probe rows are kept in the database (default 90 days).
+	Retention time.Duration
+	// PurgeAfter is the age after which this mailflow's probe messages still in a
+	// seed's inbox or junk folder are deleted (default 24h; 0 disables).
+	PurgeAfter time.Duration
+	// Interval is how often the daemon does both (default 1h).
+	Interval time.Duration
 }
 
 // Security is how a connection is protected: "none", "starttls" or "tls".

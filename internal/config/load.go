@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ const (
 	DefaultDeadline     = 5 * time.Minute
 	DefaultPollInterval = 10 * time.Second
 	DefaultSubject      = "mailflow probe"
+	DefaultRetention    = 90 * 24 * time.Hour
+	DefaultPurgeAfter   = 24 * time.Hour
+	DefaultHousekeeping = time.Hour
 )
 
 // Load reads the configuration at path, resolves seed lists, the provider
@@ -43,6 +47,11 @@ func Load(path string) (*Config, error) {
 	dir := filepath.Dir(path)
 	c.Providers = catalog(raw, dir, pr, c, &errs)
 	c.Store.Path = resolvePath(dir, or(raw.Store.Path, DefaultStorePath))
+	c.Housekeeping = Housekeeping{
+		Retention:  duration(pr, "housekeeping.retention", raw.Housekeeping.Retention, DefaultRetention),
+		PurgeAfter: duration(pr, "housekeeping.purge_after", raw.Housekeeping.PurgeAfter, DefaultPurgeAfter),
+		Interval:   duration(pr, "housekeeping.interval", raw.Housekeeping.Interval, DefaultHousekeeping),
+	}
 	c.Paths = resolvePaths(raw.Paths, dir, pr)
 	c.Seeds = map[string]*Seed{}
 	for name, rs := range raw.Seeds {
@@ -105,7 +114,7 @@ func decode(file string, data []byte, v any, errs *[]error) bool {
 }
 
 // knownKeys are suggested for a misspelt key.
-var knownKeys = []string{"providers_file", "store", "path", "paths", "seed_lists", "seeds", "checks", "providers",
+var knownKeys = []string{"providers_file", "store", "path", "housekeeping", "retention", "purge_after", "interval", "paths", "seed_lists", "seeds", "checks", "providers",
 	"host", "port", "security", "starttls", "tls_server_name", "ca_file", "username", "password_env",
 	"password_file", "auth_mechanism", "allow_plaintext_auth", "helo", "mail_from", "from", "timeout", "dkim",
 	"domain", "selector", "key_file", "address", "provider", "imap_host", "imap_port", "imap_security", "inbox",
@@ -160,14 +169,20 @@ func or(s, def string) string {
 	return s
 }
 
-// duration parses a duration key, or returns def when it is absent.
+// duration parses a duration key, or returns def when it is absent. Besides
+// Go's units it takes whole days, "90d", for retention periods.
 func duration(pr problems, key, s string, def time.Duration) time.Duration {
 	if s == "" {
 		return def
 	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour
+		}
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		pr.add(key, "%q is not a duration (write it like \"30s\", \"5m\" or \"1h30m\")", s)
+		pr.add(key, "%q is not a duration (write it like \"30s\", \"5m\", \"1h30m\" or \"90d\")", s)
 		return def
 	}
 	return d

@@ -15,6 +15,8 @@ func (c *Config) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "config\t%s\n", c.File)
 	fmt.Fprintf(tw, "store\t%s\n", c.Store.Path)
+	h := c.Housekeeping
+	fmt.Fprintf(tw, "housekeeping\tkeep probes %s, purge leftover probe messages after %s, every %s\n", h.Retention, h.PurgeAfter, h.Interval)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "PATH\tENDPOINT\tSECURITY\tAUTH\tMAIL FROM\tDKIM")
 	for _, name := range sorted(c.Paths) {

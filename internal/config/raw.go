@@ -6,6 +6,7 @@ package config
 type rawFile struct {
 	ProvidersFile string                  `toml:"providers_file"`
 	Store         rawStore                `toml:"store"`
+	Housekeeping  rawHousekeeping         `toml:"housekeeping"`
 	Paths         map[string]rawPath      `toml:"paths"`
 	SeedLists     map[string]string       `toml:"seed_lists"`
 	Seeds         map[string]rawSeed      `toml:"seeds"`
@@ -15,6 +16,12 @@ type rawFile struct {
 
 type rawStore struct {
 	Path string `toml:"path"`
+}
+
+type rawHousekeeping struct {
+	Retention  string `toml:"retention"`
+	PurgeAfter string `toml:"purge_after"`
+	Interval   string `toml:"interval"`
 }
 
 type rawPath struct {

@@ -84,6 +84,9 @@ func (c *Config) Validate() []error {
 	if c.Store.Path == "" {
 		pr.add("store.path", "empty (name the SQLite file, e.g. \"mailflow.db\")")
 	}
+	if h := c.Housekeeping; h.Retention < 0 || h.PurgeAfter < 0 || h.Interval < 0 {
+		pr.add("housekeeping", "retention, purge_after and interval must not be negative")
+	}
 	for name, p := range c.Paths {
 		validatePath(pr, "paths."+name, p)
 	}

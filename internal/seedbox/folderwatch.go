@@ -238,17 +238,23 @@ type imapFetched struct {
 	header       []byte
 }
 
-// remove deletes one message: UID EXPUNGE (RFC 4315) where offered, so messages
-// other clients marked deleted are left alone; plain EXPUNGE otherwise.
+// remove deletes one message of the watched folder.
 func (fw *folderWatch) remove(ctx context.Context, uid imap.UID) error {
-	set := imap.UIDSetNum(uid)
-	return fw.s.Do(ctx, fmt.Sprintf("delete probe in %q", fw.folder.Name), func() error {
-		if err := fw.s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+	return fw.s.remove(ctx, fw.folder.Name, uid)
+}
+
+// remove deletes messages of the selected folder: UID EXPUNGE (RFC 4315) where
+// offered, so messages other clients marked deleted are left alone; plain
+// EXPUNGE otherwise.
+func (s *Session) remove(ctx context.Context, folder string, uids ...imap.UID) error {
+	set := imap.UIDSetNum(uids...)
+	return s.Do(ctx, fmt.Sprintf("delete probes in %q", folder), func() error {
+		if err := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 			return err
 		}
-		if fw.s.c.Caps().Has(imap.CapUIDPlus) {
-			return fw.s.c.UIDExpunge(set).Close()
+		if s.c.Caps().Has(imap.CapUIDPlus) {
+			return s.c.UIDExpunge(set).Close()
 		}
-		return fw.s.c.Expunge().Close()
+		return s.c.Expunge().Close()
 	})
 }

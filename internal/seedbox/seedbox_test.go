@@ -237,3 +237,25 @@ func TestInspect(t *testing.T) {
 		t.Errorf("Inspect of a dead server = %v, want an error naming the seed", err)
 	}
 }
+
+func TestPurge(t *testing.T) {
+	l := newLab(t)
+	ours, theirs := token(t), token(t)
+	deliver(t, l, "alice", ours)
+	deliver(t, l, "alice", theirs) // another monitor's probe in a shared box
+	deliver(t, l, "bob", token(t))
+	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
+	mine := func(tok string) bool { return tok == ours }
+	if n, err := Purge(context.Background(), acct, time.Now().Add(-time.Hour), mine, discard); err != nil || n != 0 {
+		t.Errorf("Purge of probes older than an hour = %d, %v, want 0: the probe is new", n, err)
+	}
+	if n, err := Purge(context.Background(), acct, time.Now().Add(time.Minute), mine, discard); err != nil || n != 1 {
+		t.Errorf("Purge = %d, %v, want 1", n, err)
+	}
+	if n, _ := l.Count("alice", "INBOX"); n != 1 {
+		t.Errorf("alice's INBOX holds %d messages after purge, want 1 (the other monitor's)", n)
+	}
+	if n, _ := l.Count("bob", "Junk"); n != 1 {
+		t.Errorf("bob's Junk holds %d messages, want 1: purge touched another seed", n)
+	}
+}

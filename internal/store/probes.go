@@ -268,6 +268,37 @@ func (d *DB) queryProbes(ctx context.Context, where string, args ...any) ([]Prob
 	return out, rows.Err()
 }
 
+// Final reports whether token belongs to a stored probe in a final state: a
+// message carrying it may be deleted from a seed.
+func (d *DB) Final(ctx context.Context, token string) (bool, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM probes WHERE token = ? AND state NOT IN (?, ?)`,
+		token, StatePending, StateSent).Scan(&n)
+	return n == 1, err
+}
+
+// Prune deletes final probes created before `before`, with their stages and
+// authentication rows, and the rounds left empty. Unfinished probes are kept
+// whatever their age. It returns how many probes it deleted.
+func (d *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM probes WHERE created_at < ? AND state NOT IN (?, ?)`, ts(before), StatePending, StateSent)
+		if err != nil {
+			return err
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM rounds WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM probes WHERE round_id = rounds.id)`, ts(before))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune probes before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
 // ProbeCount returns how many probes are stored.
 func (d *DB) ProbeCount(ctx context.Context) (int, error) {
 	var n int

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -96,5 +97,57 @@ func TestReopenKeepsData(t *testing.T) {
 	var mode string
 	if err := db.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v, want wal", mode, err)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	insert := func(age time.Duration, final bool) Probe {
+		round, err := db.StartRound(ctx, "c", now.Add(-age))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Probe{RoundID: round, Token: fmt.Sprintf("%032x", age), Check: "c", Path: "p", Seed: "s", SeedAddress: "s@x",
+			CreatedAt: now.Add(-age), DeadlineAt: now.Add(-age + time.Minute)}
+		if err := db.InsertProbe(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		stages := []Stage{{Stage: "connect", StartedAt: now}}
+		state := StateSent
+		if final {
+			state = StateRejected
+		}
+		if err := db.RecordSubmission(ctx, p.ID, state, "", Submission{}, stages, now); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := insert(100*24*time.Hour, true)
+	oldUnfinished := insert(101*24*time.Hour, false)
+	recent := insert(time.Hour, true)
+	n, err := db.Prune(ctx, now.Add(-90*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v, want 1", n, err)
+	}
+	if _, err := db.ProbeByToken(ctx, old.Token); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old final probe still there: %v", err)
+	}
+	for _, p := range []Probe{oldUnfinished, recent} {
+		if _, err := db.ProbeByToken(ctx, p.Token); err != nil {
+			t.Errorf("probe %s was pruned: %v", p.Token, err)
+		}
+	}
+	var stages int
+	db.db.QueryRowContext(ctx, `SELECT count(*) FROM smtp_stages WHERE probe_id = ?`, old.ID).Scan(&stages)
+	if stages != 0 {
+		t.Errorf("stages of the pruned probe = %d, want 0 (cascade)", stages)
+	}
+	if ok, _ := db.Final(ctx, recent.Token); !ok {
+		t.Error("Final(recent rejected probe) = false, want true")
+	}
+	if ok, _ := db.Final(ctx, oldUnfinished.Token); ok {
+		t.Error("Final(sent probe) = true, want false")
 	}
 }
