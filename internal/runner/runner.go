@@ -63,6 +63,9 @@ type job struct {
 // probes still being waited for stay "sent" in the store for Resume to finish.
 // Store writes are never abandoned half-way.
 func (r *Runner) Run(ctx context.Context, cfg *config.Config, check *config.Check) (Round, error) {
+	if err := ctx.Err(); err != nil {
+		return Round{}, err // stopping: start nothing
+	}
 	st := context.WithoutCancel(ctx) // store writes outlive a stop
 	log := r.Log.With("check", check.Name)
 	roundID, err := r.Store.StartRound(st, check.Name, r.now())
