@@ -95,6 +95,7 @@ type Lab struct {
 
 	mu         sync.Mutex
 	deliveries map[string]int // by probe token: messages accepted for delivery
+	imapConns  map[net.Conn]struct{}
 	mem        *imapmemserver.Server
 	users      map[string]*imapmemserver.User
 	dir        string
@@ -203,6 +204,7 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, err
 	if err != nil {
 		return "", err
 	}
+	ln = &trackedListener{Listener: ln, l: l}
 	opts := &imapserver.Options{Logger: slogAdapter{l.log}}
 	if implicit {
 		ln = tls.NewListener(ln, tlsConfig)
@@ -213,6 +215,41 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, err
 	go srv.Serve(ln)
 	l.closers = append(l.closers, srv)
 	return ln.Addr().String(), nil
+}
+
+// trackedListener remembers the IMAP connections it accepts, so that a test
+// can cut them as a network failure would.
+type trackedListener struct {
+	net.Listener
+	l *Lab
+}
+
+func (t *trackedListener) Accept() (net.Conn, error) {
+	c, err := t.Listener.Accept()
+	if err == nil {
+		t.l.mu.Lock()
+		if t.l.imapConns == nil {
+			t.l.imapConns = map[net.Conn]struct{}{}
+		}
+		t.l.imapConns[c] = struct{}{}
+		t.l.mu.Unlock()
+	}
+	return c, err
+}
+
+// CutIMAP closes every open IMAP connection, as a dropped network or a server
+// restart would, and returns how many it cut.
+func (l *Lab) CutIMAP() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for c := range l.imapConns {
+		if c.Close() == nil {
+			n++
+		}
+		delete(l.imapConns, c)
+	}
+	return n
 }
 
 // Close stops every listener and removes the CA file. It is safe to call twice.

@@ -84,6 +84,17 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 		}
 		return nil
 	}
+	// A message that arrived since the last search may be announced only in
+	// reply to a command: some servers (go-imap's among them) do not replay
+	// queued updates when IDLE starts. NOOP collects them first.
+	if err := fw.s.Do(ctx, "noop", func() error { return fw.s.c.Noop().Wait() }); err != nil {
+		return err
+	}
+	select {
+	case <-fw.s.updates:
+		return nil // news already: search again
+	default:
+	}
 	var idle *imapclient.IdleCommand
 	err := fw.s.Do(ctx, fmt.Sprintf("idle in %q", fw.folder.Name), func() error {
 		var err error

@@ -259,3 +259,39 @@ func TestPurge(t *testing.T) {
 		t.Errorf("bob's Junk holds %d messages, want 1: purge touched another seed", n)
 	}
 }
+
+func TestWatchRecoversFromACutConnection(t *testing.T) {
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := Watch(ctx, account(t, l, "alice", l.IMAP, SecurityTLS), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if n := l.CutIMAP(); n != 2 {
+		t.Fatalf("cut %d connections, want 2 (inbox and junk watchers)", n)
+	}
+	tok := token(t)
+	w.Expect(tok)
+	deliver(t, l, "alice", tok)
+	select {
+	case f := <-w.Found():
+		if f.Token != tok {
+			t.Errorf("found %s, want %s", f.Token, tok)
+		}
+		if f.SeenAt.Before(f.InternalDate.Truncate(time.Second)) {
+			t.Errorf("seen at %s before it was stored at %s", f.SeenAt, f.InternalDate)
+		}
+	case <-ctx.Done():
+		t.Fatal("probe not found after the connection was cut")
+	}
+	select {
+	case err := <-w.Errors():
+		if err == nil {
+			t.Error("watcher reported a nil error")
+		}
+	default:
+		t.Error("the cut was not reported on Errors")
+	}
+}
