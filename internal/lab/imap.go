@@ -1,9 +1,11 @@
 package lab
 
 import (
-	"bytes"
-	"fmt"
-	"time"
+	"crypto/tls"
+	"net"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -14,48 +16,161 @@ import (
 // SPECIAL-USE attribute (RFC 6154).
 const junkFolder = "Junk"
 
-// newIMAPServer serves the lab's mailboxes. SPECIAL-USE is on, and IDLE unless
-// asked otherwise, so the watchers of seedbox work as they do against Dovecot.
-func newIMAPServer(mem *imapmemserver.Server, opts *imapserver.Options, idle bool) *imapserver.Server {
+// delim is imapmemserver's hierarchy delimiter.
+const delim = '/'
+
+// serveIMAP starts one IMAP listener, over implicit TLS or offering STARTTLS,
+// and returns its address. SPECIAL-USE and LIST-EXTENDED are on, and IDLE
+// unless asked otherwise, so clients find folders and wait for mail as they do
+// against Dovecot. Without TLS, LOGIN is refused (InsecureAuth is false).
+func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, error) {
+	ln, err := listen()
+	if err != nil {
+		return "", err
+	}
 	caps := imap.CapSet{}
-	for _, c := range []imap.Cap{imap.CapIMAP4rev1, imap.CapSpecialUse, imap.CapListExtended, imap.CapUIDPlus} {
+	for _, c := range []imap.Cap{imap.CapIMAP4rev1, imap.CapSpecialUse, imap.CapListExtended, imap.CapUIDPlus, imap.CapMove} {
 		caps[c] = struct{}{}
 	}
 	if idle {
 		caps[imap.CapIdle] = struct{}{}
 	}
-	opts.NewSession = func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-		return &labSession{Session: mem.NewSession()}, nil, nil
+	opts := &imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &imapSession{lab: l}, nil, nil
+		},
+		Caps:   caps,
+		Logger: slogAdapter{l.log},
 	}
-	opts.Caps = caps
-	return imapserver.New(opts)
+	var serveLn net.Listener = ln
+	name := "imaps"
+	if implicit {
+		serveLn = tls.NewListener(ln, tlsConfig)
+	} else {
+		opts.TLSConfig, name = tlsConfig, "imap-starttls"
+	}
+	srv := imapserver.New(opts)
+	l.serve(name, ln, func() error { return srv.Serve(serveLn) }, srv.Close)
+	return ln.Addr().String(), nil
 }
 
-// labSession answers LIST itself: imapmemserver keeps no SPECIAL-USE
-// attributes for the folders it creates, and the lab's folders are fixed.
-type labSession struct {
-	imapserver.Session
+// account is a seed's IMAP user and the folders it has.
+//
+// imapmemserver (v2.0.0-beta.8) ignores imap.CreateOptions.SpecialUse and has
+// no way to set a folder's special use, so its LIST would never show \Junk. The
+// account keeps the list of folders with their attributes and answers LIST
+// itself; CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE keep it current.
+type account struct {
+	seed Seed
+	user *imapmemserver.User
+
+	mu      sync.Mutex
+	folders map[string]*folder
 }
 
-func (s *labSession) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+// folder is what LIST needs to know about a mailbox.
+type folder struct {
+	specialUse []imap.MailboxAttr
+	subscribed bool
+}
+
+// newAccount makes a seed's IMAP user with a subscribed INBOX and Junk.
+func newAccount(s Seed) (*account, error) {
+	a := &account{seed: s, user: imapmemserver.NewUser(s.Username, s.Password), folders: map[string]*folder{}}
+	for _, f := range []struct {
+		name string
+		use  []imap.MailboxAttr
+	}{{"INBOX", nil}, {junkFolder, []imap.MailboxAttr{imap.MailboxAttrJunk}}} {
+		if err := a.create(f.name, &imap.CreateOptions{SpecialUse: f.use}); err != nil {
+			return nil, err
+		}
+		if err := a.subscribe(f.name, true); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *account) create(name string, options *imap.CreateOptions) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.user.Create(name, options); err != nil {
+		return err
+	}
+	f := &folder{}
+	if options != nil {
+		f.specialUse = slices.Clone(options.SpecialUse)
+	}
+	a.folders[strings.TrimRight(name, string(delim))] = f
+	return nil
+}
+
+func (a *account) delete(name string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.user.Delete(name); err != nil {
+		return err
+	}
+	delete(a.folders, name)
+	return nil
+}
+
+func (a *account) rename(oldName, newName string, options *imap.RenameOptions) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.user.Rename(oldName, newName, options); err != nil {
+		return err
+	}
+	a.folders[strings.TrimRight(newName, string(delim))] = a.folders[oldName]
+	delete(a.folders, oldName)
+	return nil
+}
+
+func (a *account) subscribe(name string, on bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var err error
+	if on {
+		err = a.user.Subscribe(name)
+	} else {
+		err = a.user.Unsubscribe(name)
+	}
+	if err == nil && a.folders[name] != nil {
+		a.folders[name].subscribed = on
+	}
+	return err
+}
+
+// list answers LIST and LSUB (RFC 3501 section 6.3.8, RFC 5258). Special-use
+// attributes come with every response, as Dovecot sends them, and are what
+// RETURN (SPECIAL-USE) and the SPECIAL-USE selection option look at (RFC 6154
+// section 3).
+func (a *account) list(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	if len(patterns) == 0 {
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/'})
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
 	}
-	for _, name := range []string{"INBOX", junkFolder} {
-		match := false
-		for _, p := range patterns {
-			match = match || imapserver.MatchList(name, '/', ref, p)
-		}
-		var special []imap.MailboxAttr
-		if name == junkFolder {
-			special = []imap.MailboxAttr{imap.MailboxAttrJunk}
-		}
-		if !match || (options.SelectSpecialUse && len(special) == 0) {
+	a.mu.Lock()
+	var out []*imap.ListData
+	for name, f := range a.folders {
+		if !slices.ContainsFunc(patterns, func(p string) bool { return imapserver.MatchList(name, delim, ref, p) }) ||
+			(options.SelectSubscribed && !f.subscribed) || (options.SelectSpecialUse && len(f.specialUse) == 0) {
 			continue
 		}
-		data := &imap.ListData{Mailbox: name, Delim: '/'}
-		if options.ReturnSpecialUse || options.SelectSpecialUse {
-			data.Attrs = special
+		data := &imap.ListData{Mailbox: name, Delim: delim, Attrs: slices.Clone(f.specialUse)}
+		if f.subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		out = append(out, data)
+	}
+	a.mu.Unlock()
+	slices.SortFunc(out, func(x, y *imap.ListData) int { return strings.Compare(x.Mailbox, y.Mailbox) })
+	for _, data := range out {
+		if options.ReturnStatus != nil {
+			st, err := a.user.Status(data.Mailbox, options.ReturnStatus)
+			if err != nil {
+				continue // deleted since
+			}
+			data.Status = st
 		}
 		if err := w.WriteList(data); err != nil {
 			return err
@@ -64,52 +179,48 @@ func (s *labSession) List(w *imapserver.ListWriter, ref string, patterns []strin
 	return nil
 }
 
-// addMailbox creates a seed's IMAP user with INBOX and the junk folder.
-func addMailbox(mem *imapmemserver.Server, username, password string) (*imapmemserver.User, error) {
-	u := imapmemserver.NewUser(username, password)
-	if err := u.Create("INBOX", nil); err != nil {
-		return nil, err
-	}
-	if err := u.Create(junkFolder, nil); err != nil {
-		return nil, err
-	}
-	mem.AddUser(u)
-	return u, nil
+// imapSession is one IMAP connection: imapmemserver's session of the seed that
+// logged in, with the folder commands going through its account.
+type imapSession struct {
+	*imapmemserver.UserSession // nil until LOGIN; imapserver calls nothing else before
+
+	lab  *Lab
+	acct *account
 }
 
-// literal is an imap.LiteralReader over a delivered message.
-type literal struct {
-	*bytes.Reader
-}
-
-func (l literal) Size() int64 { return l.Reader.Size() }
-
-// deliver files msg for seed into INBOX or Junk, or drops it for RuleDrop.
-func (l *Lab) deliver(seed Seed, spam bool, msg []byte, qid string) error {
-	l.countDelivery(tokenOf(msg))
-	if seed.Rule == RuleDrop {
-		l.log.Info("lab dropped message", "seed", seed.Name, "queue_id", qid)
-		return nil
+// Login checks a seed's username and password.
+func (s *imapSession) Login(username, password string) error {
+	a, ok := s.lab.byUser[strings.ToLower(username)]
+	if !ok {
+		return imapserver.ErrAuthFailed
 	}
-	folder := "INBOX"
-	if spam {
-		folder = junkFolder
+	if err := a.user.Login(a.seed.Username, password); err != nil {
+		return err
 	}
-	u := l.users[seed.Name]
-	if _, err := u.Append(folder, literal{bytes.NewReader(msg)}, &imap.AppendOptions{Time: time.Now()}); err != nil {
-		return fmt.Errorf("append to %s/%s: %w", seed.Name, folder, err)
-	}
-	l.log.Info("lab delivered message", "seed", seed.Name, "folder", folder, "queue_id", qid, "token", tokenOf(msg))
+	s.acct, s.UserSession = a, imapmemserver.NewUserSession(a.user)
 	return nil
 }
 
-// tokenOf returns the X-Mailflow-Probe value of msg, for the log.
-func tokenOf(msg []byte) string {
-	hdr, _, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
-	for _, line := range bytes.Split(hdr, []byte("\r\n")) {
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("X-Mailflow-Probe")) {
-			return string(bytes.TrimSpace(v))
-		}
-	}
-	return ""
+// Create makes a folder.
+func (s *imapSession) Create(name string, options *imap.CreateOptions) error {
+	return s.acct.create(name, options)
+}
+
+// Delete removes a folder.
+func (s *imapSession) Delete(name string) error { return s.acct.delete(name) }
+
+// Rename renames a folder.
+func (s *imapSession) Rename(oldName, newName string, options *imap.RenameOptions) error {
+	return s.acct.rename(oldName, newName, options)
+}
+
+// Subscribe marks a folder subscribed.
+func (s *imapSession) Subscribe(name string) error { return s.acct.subscribe(name, true) }
+
+// Unsubscribe marks a folder unsubscribed.
+func (s *imapSession) Unsubscribe(name string) error { return s.acct.subscribe(name, false) }
+
+// List answers LIST with the account's folders and their attributes.
+func (s *imapSession) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	return s.acct.list(w, ref, patterns, options)
 }

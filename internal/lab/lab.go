@@ -1,20 +1,23 @@
-// Package lab is an in-process mail system on loopback for `mailflow demo` and
-// for tests: go-smtp listeners for the three classic submission paths delivering
-// into a go-imap v2 memory server whose seeds have an INBOX and a \Junk folder.
-// Delivery stamps a Received header and an Authentication-Results header from
-// real checks — DKIM verified with go-msgauth against keys the lab publishes,
-// SPF and DMARC against the lab's own records — and files spam into Junk. It is
-// imported only by tests and by the demo; it is not a mail server to deploy.
+// Package lab is an in-process mail system on loopback, for tests and for
+// `mailflow demo` only: it is not a mail server to deploy, and nothing but
+// _test.go files and the demo command imports it.
+//
+// go-smtp listeners stand for the classic submission paths (a port-25-like
+// relay with STARTTLS, a relay without it, submission with STARTTLS and AUTH,
+// implicit-TLS submission with AUTH). They deliver into a go-imap v2 memory
+// server whose seeds each have an INBOX and a Junk folder marked \Junk
+// (RFC 6154). Delivery stamps a Received header and an Authentication-Results
+// header (RFC 8601) from real checks — DKIM verified with go-msgauth against the
+// key the lab publishes, SPF and DMARC evaluated against the lab's own records —
+// and files spam into Junk.
 package lab
 
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -24,23 +27,21 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
-	"github.com/emersion/go-smtp"
 )
 
 // Rule is what the lab does with mail for a seed.
 type Rule string
 
-// Rules.
+// The rules a seed can have.
 const (
-	RuleDeliver Rule = "deliver" // INBOX, unless the lab's spam checks file it into Junk
+	RuleDeliver Rule = "deliver" // INBOX, unless a global spam rule files it into Junk
 	RuleJunk    Rule = "junk"    // this seed's filter files every message into Junk
-	RuleReject  Rule = "reject"  // RCPT TO is answered 550 5.1.1
-	RuleDrop    Rule = "drop"    // accepted with 250, then silently discarded
+	RuleReject  Rule = "reject"  // RCPT TO answered 550 5.1.1
+	RuleDrop    Rule = "drop"    // accepted with 250, then silently discarded (never stored)
 )
 
-// SeedSpec asks for a seed.
+// SeedSpec asks Start for a seed: its name (the local part of its address) and
+// its rule. An empty Rule means RuleDeliver.
 type SeedSpec struct {
 	Name string
 	Rule Rule
@@ -61,53 +62,62 @@ type Options struct {
 	NoIDLE bool
 }
 
-// DefaultSeeds are alice (deliver), bob (junk), carol (reject) and dave (drop).
+// DefaultSeeds returns alice (deliver), bob (junk), carol (reject) and dave
+// (drop).
 func DefaultSeeds() []SeedSpec {
 	return []SeedSpec{{"alice", RuleDeliver}, {"bob", RuleJunk}, {"carol", RuleReject}, {"dave", RuleDrop}}
 }
 
-// Lab is a running lab. Its fields are read-only after Start.
+// Lab is a running lab. Its exported fields are set by Start and read-only.
 type Lab struct {
-	Hostname     string // authserv-id of its Authentication-Results, "by" of its Received
-	SeedDomain   string // seed addresses are name@SeedDomain
-	SenderDomain string // the domain probes are sent from, with SPF, DKIM and DMARC records
+	Hostname     string // "lab.mailflow.test": authserv-id of its Authentication-Results and the "by" of its Received
+	SeedDomain   string // "seeds.mailflow.test": seed addresses are name@SeedDomain
+	SenderDomain string // "mailflow.test": the domain probes are sent from, with SPF, DKIM and DMARC records
 
-	Relay      string // plain SMTP offering STARTTLS, no AUTH (like port 25)
-	PlainRelay string // plain SMTP that never offers STARTTLS, no AUTH
-	Submission string // STARTTLS required before AUTH and MAIL, AUTH required (like 587)
-	SMTPS      string // implicit TLS, AUTH required (like 465)
-	IMAP       string // IMAP over implicit TLS
-	// IMAPStartTLS is plain IMAP offering STARTTLS; LOGIN is refused before it.
-	IMAPStartTLS string
+	Relay        string // host:port — plain SMTP offering STARTTLS, no AUTH (like port 25); accepts only lab recipients
+	PlainRelay   string // host:port — plain SMTP that never offers STARTTLS, no AUTH
+	Submission   string // host:port — STARTTLS required before AUTH and MAIL, AUTH required (like 587)
+	SMTPS        string // host:port — implicit TLS from the first byte, AUTH required (like 465)
+	IMAP         string // host:port — IMAP over implicit TLS
+	IMAPStartTLS string // host:port — plain IMAP offering STARTTLS; LOGIN is refused before it
 
-	CAFile string // PEM file of the CA that signed the lab's certificate
+	CAFile string // path of the PEM CA certificate that signed the lab's server certificate
 	CAPEM  []byte
 
-	Username, Password string // SMTP AUTH for Submission and SMTPS
+	Username, Password string // SMTP AUTH credentials for Submission and SMTPS (random password)
 
-	DKIMSelector string
-	DKIMKeyPEM   []byte // PKCS#8 RSA key whose public half the lab publishes
+	DKIMSelector string // "lab"
+	DKIMKeyPEM   []byte // PKCS#8 RSA 2048 key whose public key is published at DKIMSelector._domainkey.SenderDomain
 
 	Seeds []Seed
 
-	log     *slog.Logger
-	records records
-
+	log        *slog.Logger
+	records    records
 	mu         sync.Mutex
-	deliveries map[string]int // by probe token: messages accepted for delivery
-	imapConns  map[net.Conn]struct{}
-	mem        *imapmemserver.Server
-	users      map[string]*imapmemserver.User
+	deliveries map[string]int      // by probe token: copies accepted for delivery, dropped ones included
+	accounts   map[string]*account // by seed name
+	byUser     map[string]*account // by IMAP username
 	dir        string
-	closers    []io.Closer
+	servers    []*server
 	once       sync.Once
+	closeErr   error
 }
 
-// Start starts every listener on 127.0.0.1 with a free port.
+// server is one listener and the server behind it.
+type server struct {
+	name   string
+	ln     *listener
+	served chan struct{} // closed when Serve returns
+	stop   func() error  // run once every connection is gone
+}
+
+// Start starts every listener on 127.0.0.1 with a free port. It generates a CA
+// and a server certificate for "localhost", 127.0.0.1 and ::1, writes the CA to
+// a temporary directory that Close removes, and generates the DKIM key.
 func Start(opts Options) (*Lab, error) {
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	specs := opts.Seeds
 	if specs == nil {
@@ -116,12 +126,14 @@ func Start(opts Options) (*Lab, error) {
 	l := &Lab{
 		Hostname: "lab.mailflow.test", SeedDomain: "seeds.mailflow.test", SenderDomain: "mailflow.test",
 		Username: "monitor@mailflow.test", Password: secret(), DKIMSelector: "lab",
-		log: log, mem: imapmemserver.New(), users: map[string]*imapmemserver.User{},
+		log: log, accounts: map[string]*account{}, byUser: map[string]*account{},
 	}
 	if err := l.start(specs, !opts.NoIDLE); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("lab: %w", err)
+		return nil, fmt.Errorf("start lab: %w", err)
 	}
+	log.Debug("lab started", "relay", l.Relay, "plain_relay", l.PlainRelay, "submission", l.Submission,
+		"smtps", l.SMTPS, "imap", l.IMAP, "imap_starttls", l.IMAPStartTLS)
 	return l, nil
 }
 
@@ -140,7 +152,7 @@ func (l *Lab) start(specs []SeedSpec, idle bool) error {
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return err
+		return fmt.Errorf("dkim key: %w", err)
 	}
 	if l.DKIMKeyPEM, err = keyPEM(key); err != nil {
 		return err
@@ -148,25 +160,15 @@ func (l *Lab) start(specs []SeedSpec, idle bool) error {
 	if l.records, err = publish(l.SenderDomain, l.DKIMSelector, key); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, sp := range specs {
-		if sp.Name == "" || seen[sp.Name] || strings.ContainsAny(sp.Name, "@ ") {
-			return fmt.Errorf("seed name %q is empty, repeated or not a local part", sp.Name)
-		}
-		seen[sp.Name] = true
-		s := Seed{Name: sp.Name, Address: sp.Name + "@" + l.SeedDomain, Password: secret(), Rule: sp.Rule}
-		s.Username = s.Address
-		if l.users[s.Name], err = addMailbox(l.mem, s.Username, s.Password); err != nil {
-			return err
-		}
-		l.Seeds = append(l.Seeds, s)
+	if err := l.addSeeds(specs); err != nil {
+		return err
 	}
-	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	for _, ls := range []struct {
+	tlsConfig := serverTLS(cert)
+	for _, s := range []struct {
 		addr *string
 		kind listenerKind
 	}{{&l.Relay, kindRelay}, {&l.PlainRelay, kindPlainRelay}, {&l.Submission, kindSubmission}, {&l.SMTPS, kindSMTPS}} {
-		if *ls.addr, err = l.serveSMTP(ls.kind, tlsConfig); err != nil {
+		if *s.addr, err = l.serveSMTP(s.kind, tlsConfig); err != nil {
 			return err
 		}
 	}
@@ -177,117 +179,122 @@ func (l *Lab) start(specs []SeedSpec, idle bool) error {
 	return err
 }
 
-func (l *Lab) serveSMTP(kind listenerKind, tlsConfig *tls.Config) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := smtp.NewServer(&backend{l: l, kind: kind})
-	srv.Domain = l.Hostname
-	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
-	srv.MaxMessageBytes = 10 << 20
-	srv.MaxRecipients = 100
-	srv.ErrorLog = slogAdapter{l.log}
-	switch kind {
-	case kindRelay, kindSubmission:
-		srv.TLSConfig = tlsConfig
-	case kindSMTPS:
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	go srv.Serve(ln)
-	l.closers = append(l.closers, srv)
-	return ln.Addr().String(), nil
-}
-
-func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	ln = &trackedListener{Listener: ln, l: l}
-	opts := &imapserver.Options{Logger: slogAdapter{l.log}}
-	if implicit {
-		ln = tls.NewListener(ln, tlsConfig)
-	} else {
-		opts.TLSConfig = tlsConfig
-	}
-	srv := newIMAPServer(l.mem, opts, idle)
-	go srv.Serve(ln)
-	l.closers = append(l.closers, srv)
-	return ln.Addr().String(), nil
-}
-
-// trackedListener remembers the IMAP connections it accepts, so that a test
-// can cut them as a network failure would.
-type trackedListener struct {
-	net.Listener
-	l *Lab
-}
-
-func (t *trackedListener) Accept() (net.Conn, error) {
-	c, err := t.Listener.Accept()
-	if err == nil {
-		t.l.mu.Lock()
-		if t.l.imapConns == nil {
-			t.l.imapConns = map[net.Conn]struct{}{}
+func (l *Lab) addSeeds(specs []SeedSpec) error {
+	for _, sp := range specs {
+		if sp.Name == "" || strings.ContainsAny(sp.Name, "@ <>\"") || l.accounts[strings.ToLower(sp.Name)] != nil {
+			return fmt.Errorf("seed name %q is empty, repeated or not a plain local part", sp.Name)
 		}
-		t.l.imapConns[c] = struct{}{}
-		t.l.mu.Unlock()
-	}
-	return c, err
-}
-
-// CutIMAP closes every open IMAP connection, as a dropped network or a server
-// restart would, and returns how many it cut.
-func (l *Lab) CutIMAP() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for c := range l.imapConns {
-		if c.Close() == nil {
-			n++
+		rule := sp.Rule
+		switch rule {
+		case "":
+			rule = RuleDeliver
+		case RuleDeliver, RuleJunk, RuleReject, RuleDrop:
+		default:
+			return fmt.Errorf("seed %s: rule %q is not one of deliver, junk, reject, drop", sp.Name, sp.Rule)
 		}
-		delete(l.imapConns, c)
+		name := strings.ToLower(sp.Name)
+		s := Seed{Name: name, Address: name + "@" + l.SeedDomain, Password: secret(), Rule: rule}
+		s.Username = s.Address
+		a, err := newAccount(s)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", s.Name, err)
+		}
+		l.accounts[s.Name], l.byUser[s.Username] = a, a
+		l.Seeds = append(l.Seeds, s)
 	}
-	return n
+	return nil
 }
 
-// Close stops every listener and removes the CA file. It is safe to call twice.
+// serve runs serveFn, a server's accept loop on ln, until Close; Close runs
+// stop once the server's connections are gone.
+func (l *Lab) serve(name string, ln *listener, serveFn func() error, stop func() error) {
+	s := &server{name: name, ln: ln, served: make(chan struct{}), stop: stop}
+	l.servers = append(l.servers, s)
+	go func() {
+		defer close(s.served)
+		if err := serveFn(); err != nil && !errors.Is(err, net.ErrClosed) {
+			l.log.Debug("lab server stopped", "server", name, "err", err)
+		}
+	}()
+}
+
+// Close stops every listener, ends every connection, waits for the goroutines
+// serving them and removes the CA file. It is safe to call more than once; later
+// calls return what the first returned.
 func (l *Lab) Close() error {
-	var errs []error
 	l.once.Do(func() {
-		for _, c := range l.closers {
-			errs = append(errs, c.Close())
+		var errs []error
+		for _, s := range l.servers {
+			if err := s.ln.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s listener: %w", s.name, err))
+			}
+		}
+		for _, s := range l.servers {
+			<-s.served
+			if err := s.ln.wait(10 * time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+			}
+			if err := s.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
+			}
 		}
 		if l.dir != "" {
 			errs = append(errs, os.RemoveAll(l.dir))
 		}
+		l.closeErr = errors.Join(errs...)
 	})
-	return errors.Join(errs...)
+	return l.closeErr
+}
+
+// CutIMAP ends every open IMAP connection, as a dropped network or a server
+// restart would, and returns how many it cut. The listeners stay open.
+func (l *Lab) CutIMAP() int {
+	n := 0
+	for _, s := range l.servers {
+		if strings.HasPrefix(s.name, "imap") {
+			n += s.ln.cut()
+		}
+	}
+	return n
+}
+
+// SMTPConnections returns how many SMTP connections the lab has accepted on
+// all its SMTP listeners.
+func (l *Lab) SMTPConnections() int {
+	n := 0
+	for _, s := range l.servers {
+		if !strings.HasPrefix(s.name, "imap") {
+			n += s.ln.acceptedCount()
+		}
+	}
+	return n
 }
 
 // Seed returns the seed called name.
 func (l *Lab) Seed(name string) (Seed, bool) {
-	for _, s := range l.Seeds {
-		if s.Name == name {
-			return s, true
-		}
+	if a, ok := l.accounts[strings.ToLower(name)]; ok {
+		return a.seed, true
 	}
 	return Seed{}, false
 }
 
-func (l *Lab) seedByAddress(addr string) (Seed, bool) {
-	addr = strings.ToLower(strings.Trim(addr, "<> "))
-	for _, s := range l.Seeds {
-		if s.Address == addr {
-			return s, true
-		}
+// Count returns how many messages are currently in a seed's folder ("INBOX" or
+// "Junk").
+func (l *Lab) Count(seed, folder string) (int, error) {
+	a, ok := l.accounts[strings.ToLower(seed)]
+	if !ok {
+		return 0, fmt.Errorf("lab has no seed %q", seed)
 	}
-	return Seed{}, false
+	st, err := a.user.Status(folder, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		return 0, fmt.Errorf("seed %s: status %q: %w", seed, folder, err)
+	}
+	return int(*st.NumMessages), nil
 }
 
-// Deliveries returns how many messages carrying a probe token the lab accepted
-// for delivery (dropped ones included): a probe sent twice shows 2.
+// Deliveries returns how many copies of messages carrying a probe token the
+// lab accepted for delivery, dropped ones included: a probe sent twice to one
+// seed shows 2.
 func (l *Lab) Deliveries(token string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -306,19 +313,7 @@ func (l *Lab) countDelivery(token string) {
 	l.deliveries[token]++
 }
 
-// Count returns how many messages are in a seed's folder ("INBOX" or "Junk").
-func (l *Lab) Count(seed, folder string) (int, error) {
-	u, ok := l.users[seed]
-	if !ok {
-		return 0, fmt.Errorf("lab has no seed %q", seed)
-	}
-	st, err := u.Status(folder, &imap.StatusOptions{NumMessages: true})
-	if err != nil {
-		return 0, err
-	}
-	return int(*st.NumMessages), nil
-}
-
+// secret returns a random password.
 func secret() string {
 	var b [12]byte
 	rand.Read(b[:])
@@ -330,6 +325,9 @@ func secret() string {
 type slogAdapter struct{ log *slog.Logger }
 
 func (a slogAdapter) Printf(format string, v ...any) {
-	a.log.Debug("lab server", "msg", fmt.Sprintf(format, v...))
+	a.log.Debug("lab server", "detail", fmt.Sprintf(format, v...))
 }
-func (a slogAdapter) Println(v ...any) { a.log.Debug("lab server", "msg", fmt.Sprint(v...)) }
+
+func (a slogAdapter) Println(v ...any) {
+	a.log.Debug("lab server", "detail", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+}

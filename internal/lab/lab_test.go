@@ -2,17 +2,20 @@ package lab
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
+	"encoding/hex"
+	"encoding/pem"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"github.com/mailflow/mailflow/internal/message"
 )
 
 func newLab(t *testing.T) *Lab {
@@ -21,167 +24,146 @@ func newLab(t *testing.T) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close() = %v, want nil", err)
+		}
+	})
 	return l
 }
 
-func (l *Lab) tlsConfig() *tls.Config {
+func clientTLS(l *Lab) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(l.CAPEM)
 	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
 }
 
-// probe builds a message from mailflow.test, signed with the lab's key when sign is set.
-func probe(t *testing.T, l *Lab, to, body string, sign bool) []byte {
+func newToken(t *testing.T) string {
 	t.Helper()
-	tok, _ := message.NewToken()
-	msg, err := message.Build(message.Probe{Token: tok, From: "monitor@" + l.SenderDomain, To: to, Body: body})
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// compose builds a probe-like message with CRLF line ends.
+func compose(from, to, token, body string) []byte {
+	return []byte("From: mailflow monitor <" + from + ">\r\n" +
+		"To: <" + to + ">\r\n" +
+		"Subject: mailflow delivery check " + token + "\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\n" +
+		"Message-ID: <" + token + "@mailflow.test>\r\n" +
+		"X-Mailflow-Probe: " + token + "\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"\r\n" +
+		"This is a delivery check.\r\n" + body + "\r\n")
+}
+
+// sign signs msg with the lab's DKIM key for SenderDomain.
+func sign(t *testing.T, l *Lab, msg []byte) []byte {
+	t.Helper()
+	block, _ := pem.Decode(l.DKIMKeyPEM)
+	if block == nil {
+		t.Fatal("DKIMKeyPEM holds no PEM block")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sign {
-		return msg
-	}
-	key, err := message.ParseDKIMKey(l.DKIMKeyPEM)
-	if err != nil {
+	var b bytes.Buffer
+	opts := &dkim.SignOptions{Domain: l.SenderDomain, Selector: l.DKIMSelector, Signer: key.(crypto.Signer)}
+	if err := dkim.Sign(&b, bytes.NewReader(msg), opts); err != nil {
 		t.Fatal(err)
 	}
-	msg, err = message.Sign(msg, message.DKIMKey{Domain: l.SenderDomain, Selector: l.DKIMSelector, Signer: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg
+	return b.Bytes()
 }
 
-// send submits msg through addr; auth and starttls as the listener wants.
-func send(l *Lab, addr string, implicitTLS, starttls bool, password, to string, msg []byte) error {
-	var c *smtp.Client
-	var err error
-	switch {
-	case implicitTLS:
-		c, err = smtp.DialTLS(addr, l.tlsConfig())
-	case starttls:
-		c, err = smtp.DialStartTLS(addr, l.tlsConfig())
-	default:
-		c, err = smtp.Dial(addr)
-	}
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if password != "" {
-		if err := c.Auth(sasl.NewPlainClient("", l.Username, password)); err != nil {
-			return err
-		}
-	}
-	if err := c.Mail("monitor@"+l.SenderDomain, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	w.Write(msg)
-	return w.Close()
-}
-
-func code(err error) string {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		e := se.EnhancedCode
-		return fmt.Sprintf("%d %d.%d.%d", se.Code, e[0], e[1], e[2])
-	}
-	if err != nil {
-		return err.Error()
-	}
-	return "ok"
-}
-
-func TestDelivery(t *testing.T) {
-	l := newLab(t)
-	alice, _ := l.Seed("alice")
+func TestStartOptions(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		addr          func() string
-		tls, starttls bool
-		password      string
-		seed, body    string
-		sign          bool
-		want          string // reply code
-		folder        string // where it must land, "" when nowhere
+		name    string
+		seeds   []SeedSpec
+		wantErr bool
 	}{
-		{"submission signed to alice", func() string { return l.Submission }, false, true, l.Password, "alice", "", true, "ok", "INBOX"},
-		{"smtps to bob's junk rule", func() string { return l.SMTPS }, true, false, l.Password, "bob", "", true, "ok", "Junk"},
-		{"relay gtube to alice", func() string { return l.Relay }, false, true, "", "alice", gtube, true, "ok", "Junk"},
-		{"carol rejects", func() string { return l.Submission }, false, true, l.Password, "carol", "", true, "550 5.1.1", ""},
-		{"dave drops", func() string { return l.SMTPS }, true, false, l.Password, "dave", "", true, "ok", ""},
-		{"wrong password", func() string { return l.Submission }, false, true, "wrong", "alice", "", true, "535 5.7.8", ""},
-		{"mail before starttls", func() string { return l.Submission }, false, false, "", "alice", "", true, "530 5.7.0", ""},
-		{"relay elsewhere", func() string { return l.Relay }, false, false, "", "", "", true, "550 5.7.1", ""},
+		{"default rule", []SeedSpec{{Name: "erin"}}, false},
+		{"repeated name", []SeedSpec{{"erin", RuleDeliver}, {"Erin", RuleJunk}}, true},
+		{"address as name", []SeedSpec{{"erin@example.com", RuleDeliver}}, true},
+		{"unknown rule", []SeedSpec{{"erin", "bounce"}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			to := "someone@elsewhere.example"
-			if tc.seed != "" {
-				s, _ := l.Seed(tc.seed)
-				to = s.Address
+			l, err := Start(Options{Seeds: tc.seeds})
+			if err == nil {
+				defer l.Close()
 			}
-			before := map[string]int{}
-			for _, f := range []string{"INBOX", "Junk"} {
-				before[f], _ = l.Count(alice.Name, f)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Start: got error %v, want error %v", err, tc.wantErr)
 			}
-			err := send(l, tc.addr(), tc.tls, tc.starttls, tc.password, to, probe(t, l, to, tc.body, tc.sign))
-			if got := code(err); got != tc.want {
-				t.Fatalf("send = %s, want %s", got, tc.want)
-			}
-			for _, f := range []string{"INBOX", "Junk"} {
-				if tc.seed == "" {
-					continue
-				}
-				n, err := l.Count(tc.seed, f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tc.seed == "alice" {
-					n -= before[f]
-				}
-				want := 0
-				if f == tc.folder {
-					want = 1
-				}
-				if n != want {
-					t.Errorf("%s/%s holds %d new messages, want %d", tc.seed, f, n, want)
+			if err == nil {
+				if s, ok := l.Seed("erin"); !ok || s.Rule != RuleDeliver || s.Address != "erin@seeds.mailflow.test" {
+					t.Errorf("Seed(erin) = %+v, %v, want a deliver seed at erin@seeds.mailflow.test", s, ok)
 				}
 			}
 		})
 	}
 }
 
-func TestChecks(t *testing.T) {
-	l := newLab(t)
-	loop := []byte{127, 0, 0, 1}
-	signed := probe(t, l, "alice@"+l.SeedDomain, "", true)
-	v := l.check("monitor@"+l.SenderDomain, loop, signed)
-	if v.spf != "pass" || v.dkim != "pass" || v.dmarc != "pass" || v.spam {
-		t.Errorf("signed from loopback: %+v, want spf, dkim, dmarc pass and not spam", v)
+// TestCloseEndsEverything leaves a connection open on every listener, closes
+// the lab and checks that no goroutine of the servers is left.
+func TestCloseEndsEverything(t *testing.T) {
+	l, err := Start(Options{NoIDLE: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	unsigned := probe(t, l, "alice@"+l.SeedDomain, "", false)
-	v = l.check("monitor@"+l.SenderDomain, []byte{192, 0, 2, 1}, unsigned)
-	if v.spf != "fail" || v.dkim != "none" || v.dmarc != "fail" || !v.spam {
-		t.Errorf("unsigned from outside: %+v, want spf fail, dkim none, dmarc fail, spam", v)
+	for _, addr := range []string{l.Relay, l.PlainRelay, l.Submission} {
+		c, err := smtp.Dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 	}
-	tampered := bytes.Replace(signed, []byte("delivery check"), []byte("Delivery check"), 1)
-	if v = l.check("monitor@"+l.SenderDomain, loop, tampered); v.dkim != "fail" {
-		t.Errorf("tampered body: dkim %s, want fail", v.dkim)
+	s, err := smtp.DialTLS(l.SMTPS, clientTLS(l))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The published key verifies with go-msgauth's own resolver hook.
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{LookupTXT: l.LookupTXT})
-	if err != nil || len(vs) != 1 || vs[0].Err != nil {
-		t.Errorf("verify with LookupTXT: %v %+v", err, vs)
+	defer s.Close()
+	c := imapLogin(t, l, "alice", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := l.LookupTXT("nosuch.example"); err == nil {
-		t.Error("LookupTXT(nosuch.example) succeeded, want not found")
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close() = %v, want nil", err)
 	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+	if _, err := os.Stat(l.CAFile); !os.IsNotExist(err) {
+		t.Errorf("CA file after Close: got %v, want it removed", err)
+	}
+	// Close has waited for every server goroutine to let go of its
+	// connection; what remains of each is its return, so allow a moment.
+	left := serverGoroutines()
+	for deadline := time.Now().Add(2 * time.Second); left != "" && time.Now().Before(deadline); left = serverGoroutines() {
+		runtime.Gosched()
+	}
+	if left != "" {
+		t.Errorf("goroutines after Close:\n%s\nwant none of the lab's servers", left)
+	}
+}
+
+// serverGoroutines returns the stacks of goroutines still running lab, go-smtp
+// or imapserver code.
+func serverGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "TestCloseEndsEverything") {
+			continue
+		}
+		if strings.Contains(g, "go-smtp.(*Server)") || strings.Contains(g, "imapserver.(*") || strings.Contains(g, "internal/lab.(*") {
+			left = append(left, g)
+		}
+	}
+	return strings.Join(left, "\n\n")
 }

@@ -37,6 +37,7 @@ type SMTPJSON struct {
 	Text         string      `json:"text"`
 	Reason       string      `json:"reason,omitempty"`
 	QueueID      string      `json:"queue_id"`
+	Reused       bool        `json:"reused_connection"`
 	DurationMS   float64     `json:"duration_ms"`
 	Stages       []StageJSON `json:"stages"`
 }
@@ -98,7 +99,7 @@ func toJSON(p store.Probe) ProbeJSON {
 		Provider: p.Provider, State: p.State, Placement: p.Placement, CreatedAt: p.CreatedAt, DeadlineAt: p.DeadlineAt,
 		Error: p.Error,
 		SMTP: SMTPJSON{Outcome: s.Outcome, Stage: s.Stage, Code: s.Code, EnhancedCode: s.EnhancedCode, Text: s.Text,
-			Reason: s.Reason, QueueID: s.QueueID, DurationMS: millis(s.Duration), Stages: []StageJSON{}},
+			Reason: s.Reason, QueueID: s.QueueID, Reused: s.Reused, DurationMS: millis(s.Duration), Stages: []StageJSON{}},
 		Auth: AuthJSON{AuthservID: p.Auth.AuthservID, SPF: p.Auth.SPF, DKIM: p.Auth.DKIM, DMARC: p.Auth.DMARC,
 			Results: []AuthResultJSON{}},
 	}

@@ -24,26 +24,63 @@ import (
 
 var newToken = message.NewToken
 
+// sender submits the probes of one path one after another, over one SMTP
+// connection for as long as it stays usable.
+type sender struct {
+	r     *Runner
+	path  submit.Path
+	err   error // the path could not be made ready (its ca_file)
+	conn  *submit.Conn
+	check *config.Check
+	log   *slog.Logger
+}
+
+// MaxTransactions bounds the messages sent over one SMTP connection; servers
+// limit it too (Postfix answers 421 after smtpd_client_message_rate_limit).
+const MaxTransactions = 100
+
+func (r *Runner) newSender(check *config.Check, p *config.Path, log *slog.Logger) *sender {
+	sp, err := submitPath(p)
+	return &sender{r: r, path: sp, err: err, check: check, log: log.With("path", p.Name)}
+}
+
 // send composes and submits one probe and stores what the SMTP exchange taught.
-func (r *Runner) send(ctx context.Context, check *config.Check, j *job, sw *seedWatch, log *slog.Logger) error {
-	log = log.With("path", j.path.Name, "seed", j.seed.Name, "token", j.probe.Token)
+func (s *sender) send(ctx context.Context, j *job, sw *seedWatch) error {
+	r := s.r
+	log := s.log.With("seed", j.seed.Name, "token", j.probe.Token)
 	if sw.err != nil {
 		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error),
 			"not sent: the seed could not be watched: "+sw.err.Error(), r.now())
 	}
-	msg, err := compose(check, j, r.now())
+	msg, err := compose(s.check, j, r.now())
 	if err == nil {
-		path, perr := submitPath(j.path)
-		err = perr
-		if err == nil {
-			sw.w.Expect(j.probe.Token)
-			j.watcher = sw.w
-			j.submitStart = time.Now()
-			res := submit.Send(ctx, path, j.seed.Address, msg, log)
-			return r.recordSubmission(ctx, j, res, log)
-		}
+		err = s.err
 	}
-	return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error), "not sent: "+err.Error(), r.now())
+	if err != nil {
+		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error), "not sent: "+err.Error(), r.now())
+	}
+	sw.w.Expect(j.probe.Token)
+	j.watcher = sw.w
+	j.submitStart = time.Now()
+	if s.conn != nil && (!s.conn.Usable() || s.conn.Transactions() >= MaxTransactions) {
+		s.conn.Close()
+		s.conn = nil
+	}
+	var res submit.Result
+	if s.conn == nil {
+		s.conn, res = submit.Dial(ctx, s.path, log)
+	}
+	if s.conn != nil {
+		res = s.conn.Send(ctx, j.seed.Address, msg)
+	}
+	return r.recordSubmission(ctx, j, res, log)
+}
+
+// close ends the sender's connection.
+func (s *sender) close() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
 }
 
 func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
@@ -138,7 +175,7 @@ func (r *Runner) recordSubmission(ctx context.Context, j *job, res submit.Result
 	s := store.Submission{
 		StartedAt: res.Start, Duration: res.Duration, AcceptedAt: res.AcceptedAt, Outcome: string(res.Outcome),
 		Stage: string(res.Stage), Code: res.Code, EnhancedCode: res.EnhancedCode, Text: res.Text,
-		Reason: res.Reason, QueueID: res.QueueID, Transcript: res.Transcript,
+		Reason: res.Reason, QueueID: res.QueueID, Transcript: res.Transcript, Reused: res.Reused,
 	}
 	if t := res.TLS; t != nil {
 		s.TLSVersion, s.TLSCipher, s.TLSServer = t.Version, t.Cipher, t.ServerName

@@ -23,7 +23,8 @@ type Runner struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Concurrency bounds the submissions in flight (default 4).
+	// Concurrency bounds the SMTP connections, and so the submissions in
+	// flight, per path (default 4).
 	Concurrency int
 	// ResumeLook is how long Resume looks for probes whose deadline passed
 	// while mailflow was down (default 10s).
@@ -154,8 +155,9 @@ func (r *Runner) newJob(ctx context.Context, roundID int64, check *config.Check,
 // SendGrace bounds how long sends in flight may go on after a stop.
 const SendGrace = 8 * time.Second
 
-// sendAll submits every probe, a few at a time. After ctx ends, probes not yet
-// sent are ended as errors; sends in flight finish within SendGrace.
+// sendAll submits every probe. Each path gets up to Concurrency senders, each
+// keeping one SMTP connection open across its probes. After ctx ends, probes
+// not yet sent are ended as errors; sends in flight finish within SendGrace.
 func (r *Runner) sendAll(ctx context.Context, check *config.Check, jobs []*job, watchers map[string]*seedWatch, log *slog.Logger) error {
 	n := r.Concurrency
 	if n <= 0 {
@@ -165,27 +167,45 @@ func (r *Runner) sendAll(ctx context.Context, check *config.Check, jobs []*job, 
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(SendGrace, cancel) })
 	defer stop()
-	sem := make(chan struct{}, n)
-	errs := make(chan error, len(jobs))
-	var wg sync.WaitGroup
+
+	byPath := map[string][]*job{}
+	var paths []string
 	for _, j := range jobs {
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			<-sem
-			if err := r.Store.Finish(sendCtx, j.probe.ID, store.StateError, string(verdict.Error),
-				"not sent: mailflow was stopping", r.now()); err != nil {
-				errs <- err
-			}
-			continue
+		if byPath[j.path.Name] == nil {
+			paths = append(paths, j.path.Name)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := r.send(sendCtx, check, j, watchers[j.seed.Name], log); err != nil {
-				errs <- err
-			}
-		}()
+		byPath[j.path.Name] = append(byPath[j.path.Name], j)
+	}
+	errs := make(chan error, len(jobs)+1)
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		pj := byPath[p]
+		work := make(chan *job, len(pj))
+		for _, j := range pj {
+			work <- j
+		}
+		close(work)
+		for range min(n, len(pj)) {
+			snd := r.newSender(check, pj[0].path, log)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer snd.close()
+				for j := range work {
+					var err error
+					if ctx.Err() != nil {
+						err = r.Store.Finish(sendCtx, j.probe.ID, store.StateError, string(verdict.Error),
+							"not sent: mailflow was stopping", r.now())
+					} else {
+						err = snd.send(sendCtx, j, watchers[j.seed.Name])
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	close(errs)

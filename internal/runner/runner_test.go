@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -229,4 +230,56 @@ func hostPort(t *testing.T, addr string) (string, int) {
 		t.Fatal(err)
 	}
 	return host, n
+}
+
+func TestConnectionsAreReused(t *testing.T) {
+	specs := make([]lab.SeedSpec, 6)
+	for i := range specs {
+		specs[i] = lab.SeedSpec{Name: fmt.Sprintf("s%d", i), Rule: lab.RuleDeliver}
+	}
+	l, err := lab.Start(lab.Options{Seeds: specs, Logger: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg, err := l.Config(filepath.Join(t.TempDir(), "mailflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Checks["demo"].Paths = []string{"submission"}
+	db, err := store.Open(cfg.Store.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := &Runner{Store: db, Log: testLog(t), Concurrency: 2}
+	round, err := r.Run(context.Background(), cfg, cfg.Checks["demo"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := l.SMTPConnections(); n != 2 {
+		t.Errorf("SMTP connections = %d, want 2 for 6 probes with Concurrency 2", n)
+	}
+	reused := 0
+	for _, p := range round.Probes {
+		if p.State != store.StateFound || p.Auth.DKIM != "pass" {
+			t.Errorf("probe to %s: %s dkim=%s, want found with dkim pass", p.Seed, p.State, p.Auth.DKIM)
+		}
+		first := p.Stages[0].Stage
+		switch {
+		case p.Submission.Reused && first != "mail":
+			t.Errorf("reused probe's stages start at %s, want mail", first)
+		case !p.Submission.Reused && first != "connect":
+			t.Errorf("first probe's stages start at %s, want connect", first)
+		}
+		if p.Submission.Reused {
+			reused++
+			if p.Submission.TLSVersion == "" {
+				t.Error("reused probe lost the TLS facts of its connection")
+			}
+		}
+	}
+	if reused != 4 {
+		t.Errorf("%d probes reused a connection, want 4", reused)
+	}
 }

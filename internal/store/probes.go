@@ -64,6 +64,9 @@ type Submission struct {
 	CertIssuer   string
 	CertExpiry   time.Time
 	Transcript   string
+	// Reused is set when the probe went over a connection opened for an
+	// earlier one, so its stages start at MAIL.
+	Reused bool
 }
 
 // Stage is one SMTP stage.
@@ -150,11 +153,12 @@ func (d *DB) RecordSubmission(ctx context.Context, id int64, state, placement st
 		r, err := tx.ExecContext(ctx, `UPDATE probes SET state = ?, placement = ?, finished_at = ?,
 			submit_started_at = ?, submit_ms = ?, accepted_at = ?, smtp_outcome = ?, smtp_stage = ?, smtp_code = ?,
 			smtp_enhanced = ?, smtp_text = ?, smtp_reason = ?, queue_id = ?, tls_version = ?, tls_cipher = ?,
-			tls_server_name = ?, tls_cert_subject = ?, tls_cert_issuer = ?, tls_cert_expiry = ?, transcript = ?
+			tls_server_name = ?, tls_cert_subject = ?, tls_cert_issuer = ?, tls_cert_expiry = ?, transcript = ?,
+			smtp_reused = ?
 			WHERE id = ? AND state = ?`,
 			state, placement, finished, ts(s.StartedAt), ms(s.Duration), ts(s.AcceptedAt), s.Outcome, s.Stage, s.Code,
 			s.EnhancedCode, s.Text, s.Reason, s.QueueID, s.TLSVersion, s.TLSCipher, s.TLSServer, s.CertSubject,
-			s.CertIssuer, ts(s.CertExpiry), s.Transcript, id, StatePending)
+			s.CertIssuer, ts(s.CertExpiry), s.Transcript, s.Reused, id, StatePending)
 		if err := oneRow(r, err); err != nil {
 			return err
 		}
@@ -223,7 +227,7 @@ const probeColumns = `id, round_id, token, check_name, path, seed, seed_address,
 	created_at, deadline_at, finished_at, error, submit_started_at, submit_ms, accepted_at, smtp_outcome, smtp_stage,
 	smtp_code, smtp_enhanced, smtp_text, smtp_reason, queue_id, tls_version, tls_cipher, tls_server_name,
 	tls_cert_subject, tls_cert_issuer, tls_cert_expiry, transcript, found_at, folder, folder_role, imap_uid,
-	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc`
+	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc, smtp_reused`
 
 // RoundProbes returns the probes of a round with their stages and auth rows, in
 // the order they were written.
@@ -331,7 +335,7 @@ func scanProbe(r scanner) (Probe, error) {
 		&s.Code, &s.EnhancedCode, &s.Text, &s.Reason, &s.QueueID, &s.TLSVersion, &s.TLSCipher, &s.TLSServer,
 		&s.CertSubject, &s.CertIssuer, &expiry, &s.Transcript, &found, &g.Folder, &g.FolderRole, &g.UID,
 		&internal, &latMS, &flags, &g.Headers, &p.Auth.AuthservID, &p.Auth.SPF,
-		&p.Auth.DKIM, &p.Auth.DMARC)
+		&p.Auth.DKIM, &p.Auth.DMARC, &s.Reused)
 	if err != nil {
 		return p, err
 	}

@@ -139,6 +139,8 @@ var migrations = []string{
 		props        TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (probe_id, header_index, seq)
 	);`,
+	// 2: probes sent over a connection opened for an earlier probe.
+	`ALTER TABLE probes ADD COLUMN smtp_reused INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (d *DB) migrate(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,5 +150,25 @@ func TestPrune(t *testing.T) {
 	}
 	if ok, _ := db.Final(ctx, oldUnfinished.Token); ok {
 		t.Error("Final(sent probe) = true, want false")
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	db.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	if v != len(migrations) {
+		t.Errorf("user_version = %d, want %d", v, len(migrations))
+	}
+	// A database from a newer mailflow is refused, not damaged.
+	db.db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)+1))
+	db.Close()
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "upgrade mailflow") {
+		t.Errorf("Open of a newer schema = %v, want an error saying to upgrade", err)
 	}
 }

@@ -83,6 +83,9 @@ type Result struct {
 	AcceptedAt time.Time
 	// Transcript is the wire conversation with AUTH arguments masked.
 	Transcript string
+	// Reused is set when the message went over a connection opened for an
+	// earlier probe: Steps then start at MAIL.
+	Reused bool
 }
 
 func tlsInfo(cs tls.ConnectionState) *TLSInfo {

@@ -63,30 +63,37 @@ type session struct {
 	tls  bool
 }
 
-// Send submits msg to rcpt over path and returns what happened. Every outcome,
-// including a refusal or a dead network, is a Result: Send never returns an error.
+// Send submits msg to rcpt over path on a connection of its own, and returns
+// what happened, QUIT included. Every outcome, including a refusal or a dead
+// network, is a Result: Send never returns an error.
 func Send(ctx context.Context, path Path, rcpt string, msg []byte, log *slog.Logger) Result {
+	c, res := Dial(ctx, path, log)
+	if c == nil {
+		return res
+	}
+	res = c.Send(ctx, rcpt, msg)
+	if res.Outcome == Accepted {
+		// A failed QUIT does not undo an accepted message: record it and move on.
+		c.s.res = &res
+		c.s.step(StageQuit, func() error { return c.s.c.Quit() })
+		res.Transcript = c.s.tr.String()
+	}
+	c.s.close()
+	return res
+}
+
+func newSession(ctx context.Context, path Path, log *slog.Logger) *session {
 	if path.Timeout <= 0 {
 		path.Timeout = DefaultTimeout
 	}
-	s := &session{ctx: ctx, path: path, log: log, tr: newTranscript(), res: &Result{Start: time.Now().UTC()}}
-	start := time.Now()
-	s.run(rcpt, msg)
-	s.res.Duration = time.Since(start)
-	s.res.Transcript = s.tr.String()
-	if s.c != nil {
-		s.c.Close()
-	}
-	if s.conn != nil {
-		s.conn.Close() // also when the plain phase failed before go-smtp had it
-	}
-	return *s.res
+	return &session{ctx: ctx, path: path, log: log, tr: newTranscript(), res: &Result{Start: time.Now().UTC()}}
 }
 
-func (s *session) run(rcpt string, msg []byte) {
+// open connects, secures and authenticates the session, up to MAIL.
+func (s *session) open() bool {
 	conn, ok := s.dial()
 	if !ok {
-		return
+		return false
 	}
 	stop := context.AfterFunc(s.ctx, func() { conn.Close() }) // a cancelled round never hangs on a socket
 	defer stop()
@@ -94,27 +101,39 @@ func (s *session) run(rcpt string, msg []byte) {
 	replayed := false
 	if s.path.Security == SecuritySTARTTLS || (s.path.Security == SecurityNone && !s.path.NoSTARTTLS) {
 		if conn, ok = s.plainPhase(conn); !ok {
-			return
+			return false
 		}
 		replayed = true
 	}
 	s.c = smtp.NewClient(conn)
 	s.c.DebugWriter = s.tr
-	if !s.hello(replayed) || !s.auth() {
-		return
-	}
+	return s.hello(replayed) && s.auth()
+}
+
+// transaction sends one message: MAIL, RCPT, DATA.
+func (s *session) transaction(rcpt string, msg []byte) bool {
 	if !s.step(StageMail, func() error { return s.c.Mail(s.path.MailFrom, nil) }) {
-		return
+		return false
 	}
 	if !s.step(StageRcpt, func() error { return s.c.Rcpt(rcpt, nil) }) {
-		return
+		return false
 	}
 	if !s.data(msg) {
-		return
+		return false
 	}
-	// A failed QUIT does not undo an accepted message: record it and move on.
-	s.step(StageQuit, func() error { return s.c.Quit() })
 	s.res.Outcome = Accepted
+	return true
+}
+
+// close ends the session's connection, also when the plain phase failed
+// before go-smtp had it.
+func (s *session) close() {
+	if s.c != nil {
+		s.c.Close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
 }
 
 // dial connects, and for implicit TLS completes the handshake.

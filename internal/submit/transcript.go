@@ -178,6 +178,20 @@ func (t *transcript) startData(size int) {
 	t.lines = append(t.lines, fmt.Sprintf("C: (message content, %d bytes, and the final dot)", size))
 }
 
+// lineCount marks the start of a transaction's part of the transcript.
+func (t *transcript) lineCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.lines)
+}
+
+// linesFrom returns the transcript from mark on.
+func (t *transcript) linesFrom(mark int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines[mark:], "\n")
+}
+
 func (t *transcript) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
