@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -38,52 +36,8 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // daemonConfig writes a config for the lab with one check every second.
 func daemonConfig(t *testing.T, l *lab.Lab) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "dkim.pem"), l.DKIMKeyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("LAB_SUBMIT_PW", l.Password)
-	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
-	cfg := fmt.Sprintf(`
-[paths.submission]
-host = "127.0.0.1"
-port = %s
-security = "starttls"
-tls_server_name = "localhost"
-ca_file = %q
-username = %q
-password_env = "LAB_SUBMIT_PW"
-mail_from = "monitor@%s"
-[paths.submission.dkim]
-selector = %q
-key_file = "dkim.pem"
-
-[providers.lab]
-name = "lab"
-imap_host = "127.0.0.1"
-imap_port = %s
-junk_folders = ["Junk"]
-authserv_ids = [%q]
-
-[checks.often]
-schedule = "@every 1s"
-paths = ["submission"]
-seeds = ["alice", "bob", "dave"]
-deadline = "2s"
-poll_interval = "1s"
-`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector, port(l.IMAP), l.Hostname)
-	for _, name := range []string{"alice", "bob", "dave"} {
-		s, _ := l.Seed(name)
-		env := "LAB_SEED_PW_" + name
-		t.Setenv(env, s.Password)
-		cfg += fmt.Sprintf("\n[seeds.%s]\naddress = %q\nprovider = \"lab\"\nca_file = %q\ntls_server_name = \"localhost\"\npassword_env = %q\n",
-			name, s.Address, l.CAFile, env)
-	}
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return labConfigWith(t, l, "[checks.often]\nschedule = \"@every 1s\"\ndeadline = \"2s\"\npoll_interval = \"1s\"\n",
+		"alice", "bob", "dave")
 }
 
 // unfinished counts the probes a killed run left pending or sent.

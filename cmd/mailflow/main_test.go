@@ -58,9 +58,17 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// labConfig writes a config.toml for the lab, as a user would write one for
-// their own servers, with secrets in the environment.
+// labConfig writes a config.toml for the lab with a check "now" over the
+// submission path and seeds.
 func labConfig(t *testing.T, l *lab.Lab, seeds ...string) string {
+	t.Helper()
+	return labConfigWith(t, l, "[checks.now]\ndeadline = \"3s\"\npoll_interval = \"1s\"\n", seeds...)
+}
+
+// labConfigWith writes a config.toml for the lab, as a user would write one
+// for their own servers, with secrets in the environment. check is the TOML of
+// the check's table without its paths and seeds, which are added.
+func labConfigWith(t *testing.T, l *lab.Lab, check string, seeds ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "dkim.pem")
@@ -92,12 +100,9 @@ imap_security = "tls"
 junk_folders = ["Junk"]
 authserv_ids = [%q]
 
-[checks.now]
-paths = ["submission"]
+%spaths = ["submission"]
 seeds = [%s]
-deadline = "3s"
-poll_interval = "1s"
-`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector, port(l.IMAP), l.Hostname, quoteAll(seeds))
+`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector, port(l.IMAP), l.Hostname, check, quoteAll(seeds))
 	for _, name := range seeds {
 		s, _ := l.Seed(name)
 		env := "LAB_SEED_PW_" + strings.ToUpper(name)

@@ -13,6 +13,7 @@
 package lab
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-smtp"
 )
 
 // Rule is what the lab does with mail for a seed.
@@ -330,4 +332,19 @@ func (a slogAdapter) Printf(format string, v ...any) {
 
 func (a slogAdapter) Println(v ...any) {
 	a.log.Debug("lab server", "detail", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+}
+
+// Inject delivers msg to a seed over the plain relay, as another system's mail
+// would arrive: through SMTP and the lab's checks, not straight into IMAP.
+func (l *Lab) Inject(seed string, msg []byte) error {
+	s, ok := l.Seed(seed)
+	if !ok {
+		return fmt.Errorf("lab has no seed %q", seed)
+	}
+	c, err := smtp.Dial(l.PlainRelay)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg))
 }

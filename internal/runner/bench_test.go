@@ -2,46 +2,81 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/lab"
 	"github.com/mailflow/mailflow/internal/store"
 )
 
-// BenchmarkRound runs the demo's round (3 paths x 2 seeds) through the lab:
-// composing, DKIM signing, submitting, IDLE detection, verdict and SQLite writes.
-func BenchmarkRound(b *testing.B) {
-	l, err := lab.Start(lab.Options{Seeds: []lab.SeedSpec{{Name: "alice", Rule: lab.RuleDeliver}, {Name: "bob", Rule: lab.RuleJunk}}})
+// benchLab starts a lab with seeds and a runner on a fresh store.
+func benchLab(b *testing.B, seeds []lab.SeedSpec, concurrency int) (*Runner, *config.Config) {
+	b.Helper()
+	l, err := lab.Start(lab.Options{Seeds: seeds})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	b.Cleanup(func() { l.Close() })
 	cfg, err := l.Config(filepath.Join(b.TempDir(), "mailflow.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	cfg.Checks["demo"].Deadline = 60 * time.Second
 	db, err := store.Open(cfg.Store.Path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	r := &Runner{Store: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	b.Cleanup(func() { db.Close() })
+	return &Runner{Store: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: concurrency}, cfg
+}
+
+// round runs the demo check once and fails unless every probe was found.
+func round(b *testing.B, r *Runner, cfg *config.Config) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	rd, err := r.Run(ctx, cfg, cfg.Checks["demo"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range rd.Probes {
+		if p.State != store.StateFound {
+			b.Fatalf("probe %s/%s %s, want found", p.Path, p.Seed, p.State)
+		}
+	}
+}
+
+// BenchmarkRound runs the demo's round (3 paths x 2 seeds) through the lab:
+// composing, DKIM signing, submitting, IDLE detection, verdict and SQLite writes.
+func BenchmarkRound(b *testing.B) {
+	r, cfg := benchLab(b, []lab.SeedSpec{{Name: "alice", Rule: lab.RuleDeliver}, {Name: "bob", Rule: lab.RuleJunk}}, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		round, err := r.Run(ctx, cfg, cfg.Checks["demo"])
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, p := range round.Probes {
-			if p.State != store.StateFound {
-				b.Fatalf("probe %s/%s %s, want found", p.Path, p.Seed, p.State)
-			}
-		}
+		round(b, r, cfg)
+	}
+}
+
+// BenchmarkRound1000 runs one round of 1,000 seeds x 3 paths (3,000 probes)
+// through the lab and reports the round's wall time and the heap in use at
+// its end. Run it alone: go test -run '^$' -bench Round1000 -benchtime 1x ./internal/runner
+func BenchmarkRound1000(b *testing.B) {
+	specs := make([]lab.SeedSpec, 1000)
+	for i := range specs {
+		specs[i] = lab.SeedSpec{Name: fmt.Sprintf("seed%04d", i), Rule: lab.RuleDeliver}
+	}
+	r, cfg := benchLab(b, specs, 16)
+	for b.Loop() {
+		start := time.Now()
+		round(b, r, cfg)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(time.Since(start).Seconds(), "s/round")
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
 	}
 }

@@ -1,12 +1,9 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/lab"
@@ -52,12 +49,7 @@ func deliverProbe(t *testing.T, l *lab.Lab, seed, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := smtp.Dial(l.PlainRelay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg)); err != nil {
+	if err := l.Inject(seed, msg); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/mailflow/mailflow/internal/lab"
 	"github.com/mailflow/mailflow/internal/message"
 )
@@ -57,17 +55,25 @@ func deliver(t *testing.T, l *lab.Lab, seed, token string) {
 	t.Helper()
 	s, _ := l.Seed(seed)
 	msg, err := message.Build(message.Probe{Token: token, From: "monitor@" + l.SenderDomain, To: s.Address})
+	if err == nil {
+		err = l.Inject(seed, msg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := smtp.Dial(l.PlainRelay)
+}
+
+// watch starts a Watcher on acct, closed with the test; ctx bounds the test's waits.
+func watch(t *testing.T, acct Account) (context.Context, *Watcher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	w, err := Watch(ctx, acct, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(w.Close)
+	return ctx, w
 }
 
 func token(t *testing.T) string {
@@ -126,13 +132,7 @@ func TestDialRefusals(t *testing.T) {
 
 func TestWatchFindsExpectedTokensOnly(t *testing.T) {
 	l := newLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	w, err := Watch(ctx, account(t, l, "bob", l.IMAP, SecurityTLS), discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	ctx, w := watch(t, account(t, l, "bob", l.IMAP, SecurityTLS))
 	ours, theirs := token(t), token(t)
 	w.Expect(ours)
 	start := time.Now()
@@ -168,12 +168,7 @@ func TestWatchFindsExpectedTokensOnly(t *testing.T) {
 
 func TestUnstoredProbeIsKept(t *testing.T) {
 	l := newLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	w, err := Watch(ctx, account(t, l, "alice", l.IMAP, SecurityTLS), discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, w := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
 	tok := token(t)
 	w.Expect(tok)
 	deliver(t, l, "alice", tok)
@@ -190,15 +185,9 @@ func TestUnstoredProbeIsKept(t *testing.T) {
 
 func TestWatchPollsWithoutIDLE(t *testing.T) {
 	l := newLabWith(t, lab.Options{NoIDLE: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
 	acct.PollInterval = 200 * time.Millisecond
-	w, err := Watch(ctx, acct, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	ctx, w := watch(t, acct)
 	tok := token(t)
 	w.Expect(tok)
 	deliver(t, l, "alice", tok)
@@ -262,13 +251,7 @@ func TestPurge(t *testing.T) {
 
 func TestWatchRecoversFromACutConnection(t *testing.T) {
 	l := newLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	w, err := Watch(ctx, account(t, l, "alice", l.IMAP, SecurityTLS), discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	ctx, w := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
 	if n := l.CutIMAP(); n != 2 {
 		t.Fatalf("cut %d connections, want 2 (inbox and junk watchers)", n)
 	}
