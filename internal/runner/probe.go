@@ -204,7 +204,11 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 		for _, res := range ar.Results {
 			var props []string
 			for _, p := range res.Props {
-				props = append(props, p.Type+"."+p.Name+"="+p.Value)
+				name := p.Name
+				if p.Type != "" { // bare pairs such as Microsoft's action=none have no ptype
+					name = p.Type + "." + p.Name
+				}
+				props = append(props, name+"="+p.Value)
 			}
 			rows = append(rows, store.AuthRow{HeaderIndex: i, AuthservID: ar.AuthservID, Trusted: ar.Trusted,
 				Method: res.Method, Result: res.Value, Reason: res.Reason, Props: strings.Join(props, " ")})

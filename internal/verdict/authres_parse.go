@@ -6,55 +6,78 @@ import (
 	"strings"
 )
 
-// ParseAuthResults parses one Authentication-Results header value (RFC 8601
-// section 2.2). It is written here rather than taken from go-msgauth's
-// authres.Parse, which splits on ';' and spaces and so misreads the comments
-// real receivers put everywhere (Gmail's "(google.com: domain of ...)",
-// Microsoft's "(sender IP is ...)", comments holding ';' or '='). It never
-// panics; what it cannot read is described in the returned error and in
-// AuthResults.Err, and every result it could read is kept.
+// AuthResults.Err stays short however long the garbage: it names at most
+// maxParseErrs problems and quotes at most maxQuoted bytes of input in each.
+const (
+	maxParseErrs = 5
+	maxQuoted    = 24
+)
+
+// ParseAuthResults parses one Authentication-Results field value (RFC 8601
+// section 2.2), given without the field name. Keywords (method, result, ptype,
+// property) are returned in lower case and values as written.
+//
+// The tokenizer is our own rather than go-msgauth's authres.Parse, which splits
+// the value on ';' and on spaces and does not skip comments: it misreads the
+// comments real receivers put everywhere, such as Gmail's "(google.com: domain
+// of ...)", Microsoft's "(sender IP is ...)" and OpenDKIM's "(2048-bit key;
+// unprotected)", which hold ';' and '='.
+//
+// Microsoft 365 writes no authserv-id: the value starts with a result
+// ("spf=pass (sender IP is ...) smtp.mailfrom=..."). Such a value is
+// recognised by its first element reading as a method result; its AuthservID is
+// "" and its results are parsed as usual.
+//
+// ParseAuthResults never panics and never gives up early: what it cannot read
+// is described in AuthResults.Err (and in the error, with the same text), and
+// every result it could read is kept.
 func ParseAuthResults(value string) (AuthResults, error) {
 	p := &arParser{s: unfold(value)}
 	ar := AuthResults{Raw: p.s}
-	p.skipCFWS()
-	start := p.i
-	id := p.value()
-	if strings.Contains(id, "=") {
-		// No authserv-id: the header starts with a result (Microsoft 365).
-		p.i = start
-		p.resinfos(&ar, false)
-	} else {
-		ar.AuthservID = strings.ToLower(id)
-		p.skipCFWS()
-		if v := p.digits(); v != "" {
-			ar.Version = v
-		}
-		p.resinfos(&ar, true)
+	p.cfws()
+	switch {
+	case p.eof():
+		p.errorf("empty value")
+	case p.atResult():
+		ar.Results = p.resinfos(true)
+	default:
+		ar.AuthservID, ar.Version = p.authservID()
+		ar.Results = p.resinfos(false)
 	}
-	if ar.AuthservID == "" && len(ar.Results) == 0 && len(p.errs) == 0 {
-		p.errs = append(p.errs, "empty header")
-	}
-	if len(p.errs) > 0 {
-		ar.Err = strings.Join(p.errs, "; ")
+	ar.Err = p.err()
+	if ar.Err != "" {
 		return ar, errors.New("authentication-results: " + ar.Err)
 	}
 	return ar, nil
 }
 
-// unfold removes the CRLFs of folded lines (RFC 5322 section 2.2.3).
+// unfold undoes header folding (RFC 5322 section 2.2.3). Bare LFs go too, since
+// values read from files often lost their CRs.
 func unfold(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "")
-	return strings.ReplaceAll(s, "\n", "")
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", ""), "\n", "")
 }
 
+// arParser reads one unfolded value. Each of its loops consumes input on
+// every turn or stops, so no input makes it spin.
 type arParser struct {
 	s    string
 	i    int
 	errs []string
+	more int // errors beyond maxParseErrs
+	// Unclosed comments and quoted strings run to the end of the value, so
+	// they are noted once and reported last; lookahead can set them safely.
+	openComment, openQuote bool
 }
 
 func (p *arParser) eof() bool { return p.i >= len(p.s) }
 
+// atEnd reports the end of a resinfo: a ';' or the end of the value.
+func (p *arParser) atEnd() bool { return p.eof() || p.s[p.i] == ';' }
+
+// peek returns the byte at the position, or 0 at the end.
 func (p *arParser) peek() byte {
 	if p.eof() {
 		return 0
@@ -62,220 +85,324 @@ func (p *arParser) peek() byte {
 	return p.s[p.i]
 }
 
-// skipCFWS skips whitespace and comments; comments nest and may hold quoted
-// pairs, ';' and '=' (RFC 5322 section 3.2.2).
-func (p *arParser) skipCFWS() {
-	for !p.eof() {
-		switch c := p.peek(); {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+func (p *arParser) errorf(format string, args ...any) {
+	if len(p.errs) == maxParseErrs {
+		p.more++
+		return
+	}
+	p.errs = append(p.errs, fmt.Sprintf(format, args...))
+}
+
+func (p *arParser) err() string {
+	errs := p.errs
+	if p.openComment {
+		errs = append(errs, "unclosed comment")
+	}
+	if p.openQuote {
+		errs = append(errs, "unclosed quoted string")
+	}
+	if p.more > 0 {
+		errs = append(errs, fmt.Sprintf("and %d more problems", p.more))
+	}
+	return strings.Join(errs, "; ")
+}
+
+// authservID reads the authserv-id and the optional authres-version after it
+// (RFC 8601 sections 2.2 and 2.5). The id is lower-cased: it is normally a
+// domain name, and trust compares it without regard to case anyway.
+func (p *arParser) authservID() (id, version string) {
+	if p.peek() == ';' {
+		p.errorf("offset %d: missing authserv-id", p.i)
+		return "", ""
+	}
+	id = strings.ToLower(p.pvalue())
+	p.cfws()
+	start := p.i
+	if version = p.run(isDigit); !p.eof() && isValueByte(p.s[p.i]) {
+		p.i, version = start, "" // "2fa.example.net" is no version
+	}
+	p.cfws()
+	return id, version
+}
+
+// resinfos reads the results up to the end of the value (RFC 8601 section 2.2,
+// 1*resinfo or no-result). Each is introduced by ';' except, with first set,
+// the one at the start of a Microsoft value. Empty elements and a trailing ';'
+// are skipped silently.
+func (p *arParser) resinfos(first bool) []Result {
+	var rs []Result
+	for {
+		p.cfws()
+		if p.eof() {
+			return rs
+		}
+		switch {
+		case first:
+			first = false
+		case p.peek() == ';':
 			p.i++
-		case c == '(':
-			p.skipComment()
+			p.cfws()
+			if p.atEnd() {
+				continue
+			}
+		case p.atResult():
+			// "mx.example.org spf=pass": the ';' is missing but the intent is plain.
+			p.errorf("offset %d: missing ';' before %q", p.i, p.word())
 		default:
-			return
+			p.errorf("offset %d: expected ';', found %q", p.i, p.word())
+			p.skipElement()
+			continue
+		}
+		if r, ok := p.resinfo(); ok {
+			rs = append(rs, r)
 		}
 	}
 }
 
-// skipComment skips one comment, nested ones included.
-func (p *arParser) skipComment() {
-	depth := 0
-	for !p.eof() {
-		switch p.s[p.i] {
-		case '\\':
-			p.i = min(p.i+1, len(p.s)-1) // a quoted pair: skip the next byte too
-		case '(':
-			depth++
-		case ')':
-			depth--
+// resinfo reads methodspec [reasonspec] *propspec (RFC 8601 section 2.2) up
+// to the next ';'. ok is false for "none" and for an element that is not a
+// result; the latter is reported.
+func (p *arParser) resinfo() (r Result, ok bool) {
+	start := p.i
+	method, version := p.method()
+	if method == "" {
+		p.errorf("offset %d: expected a method, found %q", start, p.word())
+		p.skipElement()
+		return Result{}, false
+	}
+	r.Method, r.Version = strings.ToLower(method), version
+	if r.Method == "none" && p.atEnd() {
+		return Result{}, false // no-result: nothing was authenticated
+	}
+	if p.peek() != '=' {
+		p.errorf("offset %d: method %q has no result", start, clip(method))
+		p.skipElement()
+		return Result{}, false
+	}
+	p.i++
+	p.cfws()
+	r.Value = strings.ToLower(p.keyword())
+	if r.Value == "" {
+		p.errorf("offset %d: method %q has an empty result", start, clip(method))
+		p.skipElement()
+		return Result{}, false
+	}
+	p.props(&r)
+	return r, true
+}
+
+// props reads the reasonspec and propspecs of r up to the next ';' (RFC 8601
+// sections 2.2 and 2.3). Like the results of many receivers, it accepts a bare
+// name=value (Microsoft's action=none) as a Prop with an empty Type, and a
+// reason anywhere among the props.
+func (p *arParser) props(r *Result) {
+	for {
+		p.cfws()
+		if p.atEnd() {
+			return
 		}
+		start := p.i
+		typ, name, ok := p.propKey()
+		if !ok {
+			p.i = start
+			p.errorf("offset %d: %s: expected ptype.property=value, found %q", start, clip(r.Method), p.word())
+			p.skipElement()
+			return
+		}
+		p.i++ // '='
+		p.cfws()
+		v := p.pvalue()
+		if v == "" {
+			p.errorf("offset %d: %s: %s has no value", start, clip(r.Method), clip(strings.TrimPrefix(typ+"."+name, ".")))
+		}
+		if typ == "" && name == "reason" {
+			if r.Reason == "" {
+				r.Reason = v
+			}
+			continue
+		}
+		r.Props = append(r.Props, Prop{Type: typ, Name: name, Value: v})
+	}
+}
+
+// propKey reads "ptype.property" or a bare name, with optional CFWS around the
+// '.', and stops on the '='. Properties may hold further dots, as some
+// receivers' extensions do.
+func (p *arParser) propKey() (typ, name string, ok bool) {
+	name = p.keyword()
+	if name == "" {
+		return "", "", false
+	}
+	p.cfws()
+	if p.peek() == '.' {
 		p.i++
-		if depth == 0 {
-			return
+		p.cfws()
+		typ = name
+		name = p.run(isPropertyByte)
+		if name == "" {
+			return "", "", false
 		}
+		p.cfws()
 	}
-	p.errs = append(p.errs, "unclosed comment")
+	if p.peek() != '=' {
+		return "", "", false
+	}
+	return strings.ToLower(typ), strings.ToLower(name), true
 }
 
-// value reads a quoted string or a run of characters up to whitespace, ';' or
-// a comment. Runs may hold '=', '/', '@' and '.', as real header.b values do.
-func (p *arParser) value() string {
-	if p.peek() == '"' {
-		return p.quoted()
+// pvalue reads a value (token or quoted-string), an address or a domain (RFC
+// 8601 section 2.2 pvalue). Tokens are taken loosely, up to CFWS or ';', since
+// real header.b values hold '/', '+' and '='. A quoted local-part followed by
+// "@domain" is kept as written, quotes included.
+func (p *arParser) pvalue() string {
+	if p.peek() != '"' {
+		return p.run(isValueByte)
 	}
 	start := p.i
-	for !p.eof() {
-		c := p.s[p.i]
-		if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '(' {
-			break
-		}
-		p.i++
+	v := p.quoted()
+	if p.peek() == '@' {
+		p.run(isValueByte)
+		return p.s[start:p.i]
 	}
-	return p.s[start:p.i]
+	return v
 }
 
+// quoted reads a quoted-string at '"' and returns its content with quoted
+// pairs resolved (RFC 5322 section 3.2.4).
 func (p *arParser) quoted() string {
-	p.i++ // opening quote
+	p.i++ // the opening quote
 	var b strings.Builder
 	for !p.eof() {
 		c := p.s[p.i]
 		p.i++
 		switch c {
+		case '"':
+			return b.String()
 		case '\\':
 			if !p.eof() {
 				b.WriteByte(p.s[p.i])
 				p.i++
 			}
-		case '"':
-			return b.String()
 		default:
 			b.WriteByte(c)
 		}
 	}
-	p.errs = append(p.errs, "unclosed quoted string")
+	p.openQuote = true
 	return b.String()
 }
 
-// keyword reads letters, digits, '-' and '_' (RFC 8601 Keyword, and the
-// method-version digits).
-func (p *arParser) keyword() string {
-	start := p.i
+// cfws skips whitespace and comments (RFC 5322 section 3.2.2). Comments nest
+// and may hold quoted pairs, ';', '=' and '"'.
+func (p *arParser) cfws() {
 	for !p.eof() {
-		c := p.s[p.i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			break
+		switch c := p.s[p.i]; {
+		case isSpace(c):
+			p.i++
+		case c == '(':
+			p.comment()
+		default:
+			return
 		}
-		p.i++
 	}
-	return p.s[start:p.i]
 }
 
-func (p *arParser) digits() string {
-	start := p.i
-	for !p.eof() && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-		p.i++
-	}
-	if p.i > start && !p.eof() && p.s[p.i] != ';' && p.s[p.i] != ' ' && p.s[p.i] != '(' && p.s[p.i] != '\t' {
-		p.i = start // a digit run that is not the whole word is not a version
-		return ""
-	}
-	return p.s[start:p.i]
-}
-
-// skipTo moves past the next ';' outside comments and quotes, after an error.
-func (p *arParser) skipTo() {
+// comment skips one comment at '(', nested ones included.
+func (p *arParser) comment() {
+	depth := 0
 	for !p.eof() {
-		switch p.peek() {
+		switch p.s[p.i] {
+		case '\\':
+			p.i++ // a quoted pair: the next byte is text, even ')'
 		case '(':
-			p.skipCFWS()
-		case '"':
-			p.quoted()
+			depth++
+		case ')':
+			depth--
+		}
+		p.i = min(p.i+1, len(p.s))
+		if depth == 0 {
+			return
+		}
+	}
+	p.openComment = true
+}
+
+// skipElement moves to the next ';' outside comments and quoted strings, to
+// resume after a problem.
+func (p *arParser) skipElement() {
+	for !p.eof() {
+		switch p.s[p.i] {
 		case ';':
 			return
+		case '(':
+			p.comment()
+		case '"':
+			p.quoted()
 		default:
 			p.i++
 		}
 	}
 }
 
-// resinfos reads "; resinfo" repeatedly (RFC 8601 section 2.2). With sep false
-// the first resinfo has no leading ';'.
-func (p *arParser) resinfos(ar *AuthResults, sep bool) {
-	for {
-		p.skipCFWS()
-		if p.eof() {
-			return
-		}
-		if sep {
-			if p.peek() != ';' {
-				p.errs = append(p.errs, fmt.Sprintf("expected ';' at offset %d", p.i))
-				p.skipTo()
-				continue
-			}
-			p.i++
-			p.skipCFWS()
-			if p.eof() {
-				return // a trailing semicolon
-			}
-			if p.peek() == ';' {
-				continue // an empty element
-			}
-		}
-		sep = true
-		if r, ok := p.resinfo(); ok {
-			ar.Results = append(ar.Results, r)
-		}
-	}
+// atResult reports whether a method result starts here: a keyword, an optional
+// "/version", then '=' (RFC 8601 section 2.2 methodspec). An authserv-id is
+// never followed by '=', which is what tells a Microsoft value from others.
+func (p *arParser) atResult() bool {
+	start := p.i
+	defer func() { p.i = start }()
+	method, _ := p.method()
+	return method != "" && p.peek() == '='
 }
 
-// resinfo reads methodspec [reasonspec] *propspec. "none" alone is no result.
-func (p *arParser) resinfo() (Result, bool) {
-	start := p.i
-	method := strings.ToLower(p.keyword())
-	if method == "" {
-		p.errs = append(p.errs, fmt.Sprintf("expected a method at offset %d", start))
-		p.skipTo()
-		return Result{}, false
+// method reads a method, its optional "/version" and the CFWS around them
+// (RFC 8601 section 2.2 methodspec, up to the '=').
+func (p *arParser) method() (name, version string) {
+	if name = p.keyword(); name == "" {
+		return "", ""
 	}
-	r := Result{Method: method}
-	p.skipCFWS()
-	if method == "none" && (p.eof() || p.peek() == ';') {
-		return Result{}, false
-	}
+	p.cfws()
 	if p.peek() == '/' {
 		p.i++
-		p.skipCFWS()
-		r.Version = p.keyword()
-		p.skipCFWS()
+		p.cfws()
+		version = p.keyword()
+		p.cfws()
 	}
-	if p.peek() != '=' {
-		p.errs = append(p.errs, fmt.Sprintf("method %q has no result", method))
-		p.skipTo()
-		return Result{}, false
-	}
-	p.i++
-	p.skipCFWS()
-	r.Value = strings.ToLower(p.keyword())
-	if r.Value == "" {
-		p.errs = append(p.errs, fmt.Sprintf("method %q has an empty result", method))
-	}
-	for {
-		p.skipCFWS()
-		if p.eof() || p.peek() == ';' {
-			return r, true
-		}
-		kstart := p.i
-		key := p.propKey()
-		p.skipCFWS()
-		if key == "" || p.peek() != '=' {
-			p.errs = append(p.errs, fmt.Sprintf("%s: expected property=value at offset %d", method, kstart))
-			p.skipTo()
-			return r, true
-		}
-		p.i++
-		p.skipCFWS()
-		val := p.value()
-		if strings.EqualFold(key, "reason") {
-			r.Reason = val
-			continue
-		}
-		typ, name, ok := strings.Cut(key, ".")
-		if !ok {
-			typ, name = "", key
-		}
-		r.Props = append(r.Props, Prop{Type: strings.ToLower(typ), Name: strings.ToLower(name), Value: val})
-	}
+	return name, version
 }
 
-// propKey reads "ptype.property" or "reason" up to '=', whitespace or a comment.
-func (p *arParser) propKey() string {
+// keyword reads letters, digits, '-' and '_' (RFC 8601 section 2.2 Keyword,
+// with '_' for receivers that use it).
+func (p *arParser) keyword() string { return p.run(isKeywordByte) }
+
+func (p *arParser) run(ok func(byte) bool) string {
 	start := p.i
-	for !p.eof() {
-		c := p.s[p.i]
-		if c == '=' || c == ' ' || c == '\t' || c == ';' || c == '(' || c == '"' || c == '\r' || c == '\n' {
-			break
-		}
+	for !p.eof() && ok(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
+}
+
+// word returns, without consuming it, a short piece of the input for an error
+// message.
+func (p *arParser) word() string {
+	end := p.i
+	for end < len(p.s) && end-p.i < maxQuoted && isValueByte(p.s[end]) {
+		end++
+	}
+	return p.s[p.i:end]
+}
+
+func clip(s string) string {
+	if len(s) > maxQuoted {
+		return s[:maxQuoted] + "..."
+	}
+	return s
+}
+
+func isSpace(c byte) bool        { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func isDigit(c byte) bool        { return c >= '0' && c <= '9' }
+func isPropertyByte(c byte) bool { return isKeywordByte(c) || c == '.' }
+func isValueByte(c byte) bool    { return c != ';' && c != '(' && !isSpace(c) }
+
+func isKeywordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-' || c == '_'
 }
