@@ -147,6 +147,8 @@ type SeedList struct {
 	Name  string
 	File  string
 	Seeds []string // seed names, in file order
+
+	unread bool // the file could not be read or decoded; Load reported why
 }
 
 // Provider is what mailflow knows about a mailbox provider.
@@ -163,6 +165,12 @@ type Provider struct {
 	// MaxConnections is the provider's cap on concurrent IMAP sessions per account (0: unknown).
 	MaxConnections int
 	Notes          string
+
+	// Source is the catalog file that last set the entry ("seeds/providers.toml"
+	// for the built-in catalog, "" when built in code), and Line the line of its
+	// [providers.ID] table there (0 when unknown).
+	Source string
+	Line   int
 }
 
 // Check is a test run as rounds: which paths, which seeds, how long to wait.

@@ -8,13 +8,24 @@ import (
 
 // lines maps every key path of a TOML document ("paths.submission.host") and
 // every table ("paths.submission") to the line it is written on, so that a
-// validation problem found after decoding can still name its line.
+// problem found after decoding can still name its line.
 type lines map[string]int
 
-// keyLines walks the document with go-toml's parser. A document that does not
-// parse yields what was read before the error; the decoder reports the error.
-func keyLines(data []byte) lines {
+// span is one top-level `key = value` expression: its full key path, the lines
+// it covers and its bytes in the document.
+type span struct {
+	key         string
+	first, last int // lines
+	start, end  int // byte offsets
+}
+
+// positions walks a document with go-toml's parser and returns the line of
+// every key and table, and the span of every key/value expression. A document
+// that does not parse yields what was read before the error; the decoder
+// reports the error.
+func positions(data []byte) (lines, []span) {
 	out := lines{}
+	var spans []span
 	var p unstable.Parser
 	p.Reset(data)
 	var table []string
@@ -30,9 +41,20 @@ func keyLines(data []byte) lines {
 			if v := e.Value(); v != nil && v.Kind == unstable.InlineTable {
 				inline(&p, out, full, v)
 			}
+			if e.Raw.Length > 0 {
+				sh := p.Shape(e.Raw)
+				spans = append(spans, span{key: strings.Join(full, "."), first: sh.Start.Line, last: sh.End.Line,
+					start: sh.Start.Offset, end: sh.End.Offset})
+			}
 		}
 	}
-	return out
+	return out, spans
+}
+
+// keyLines returns the line of every key and table of a document.
+func keyLines(data []byte) lines {
+	l, _ := positions(data)
+	return l
 }
 
 func inline(p *unstable.Parser, out lines, prefix []string, n *unstable.Node) {
@@ -58,6 +80,7 @@ func keyParts(it unstable.Iterator) []string {
 	return parts
 }
 
+// set records the line of the key's first part; the first definition wins.
 func (l lines) set(p *unstable.Parser, key []string, it unstable.Iterator) {
 	name := strings.Join(key, ".")
 	if _, seen := l[name]; seen {
@@ -85,4 +108,29 @@ func (l lines) line(key string) int {
 		key = key[:i]
 	}
 	return 0
+}
+
+// spanAt returns the expression that holds key (or a key under it) on line row.
+func spanAt(spans []span, key []string, row int) (span, bool) {
+	for n := len(key); n > 0; n-- {
+		name := strings.Join(key[:n], ".")
+		for _, s := range spans {
+			if s.key == name && s.first <= row && row <= s.last {
+				return s, true
+			}
+		}
+	}
+	return span{}, false
+}
+
+// blank returns data with the span's bytes replaced by spaces, line breaks
+// kept, so that the document decodes without it and every line stays put.
+func blank(data []byte, s span) []byte {
+	out := append([]byte{}, data...)
+	for i := s.start; i < s.end && i < len(out); i++ {
+		if out[i] != '\n' && out[i] != '\r' {
+			out[i] = ' '
+		}
+	}
+	return out
 }

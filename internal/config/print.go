@@ -3,68 +3,162 @@ package config
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Print writes what the configuration resolved to — store, paths, seeds with
-// their provider and folders, the providers in use, checks — with every secret
-// masked.
+// their provider and folders, seed lists, the providers in use, checks — as
+// aligned tables. Every secret is masked: only where it comes from is shown.
 func (c *Config) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "config\t%s\n", c.File)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "config\t%s\n", orNone(c.File))
 	fmt.Fprintf(tw, "store\t%s\n", c.Store.Path)
 	h := c.Housekeeping
-	fmt.Fprintf(tw, "housekeeping\tkeep probes %s, purge leftover probe messages after %s, every %s\n", h.Retention, h.PurgeAfter, h.Interval)
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "PATH\tENDPOINT\tSECURITY\tAUTH\tMAIL FROM\tDKIM")
+	fmt.Fprintf(tw, "housekeeping\tkeep probes %s, purge leftover probe messages after %s, every %s\n",
+		human(h.Retention), human(h.PurgeAfter), human(h.Interval))
+
 	for _, name := range sorted(c.Paths) {
 		p := c.Paths[name]
 		sec := string(p.Security)
-		if p.Security == SecurityNone && p.StartTLS == "never" {
-			sec += " (no starttls)"
+		if p.Security == SecurityNone {
+			sec += ", starttls " + p.StartTLS
 		}
-		auth := "none"
-		if p.Username != "" {
-			auth = fmt.Sprintf("%s / %s", p.Username, p.Password)
+		fmt.Fprintf(tw, "\npath %s\n", name)
+		fmt.Fprintf(tw, "  endpoint\t%s:%d %s\n", p.Host, p.Port, sec)
+		if p.TLSServerName != "" || p.CAFile != "" {
+			fmt.Fprintf(tw, "  tls\tserver name %s, CAs %s\n", or(p.TLSServerName, p.Host), or(p.CAFile, "(system)"))
 		}
-		dkim := "-"
-		if p.DKIM != nil {
-			dkim = fmt.Sprintf("d=%s s=%s", p.DKIM.Domain, p.DKIM.Selector)
+		if p.Username == "" {
+			fmt.Fprintf(tw, "  auth\tnone\n")
+		} else {
+			fmt.Fprintf(tw, "  auth\t%s as %s, password %s", or(strings.ToUpper(p.AuthMechanism), "PLAIN or LOGIN"), p.Username, p.Password)
+			if p.AllowPlaintextAuth {
+				fmt.Fprint(tw, ", allowed without TLS")
+			}
+			fmt.Fprintln(tw)
 		}
-		fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%s\t%s\n", name, p.Host, p.Port, sec, auth, p.MailFrom, dkim)
+		fmt.Fprintf(tw, "  helo\t%s\n", p.HELO)
+		fmt.Fprintf(tw, "  mail from\t%s\n", p.MailFrom)
+		fmt.Fprintf(tw, "  from\t%s\n", p.From)
+		if d := p.DKIM; d != nil {
+			fmt.Fprintf(tw, "  dkim\td=%s s=%s, key %s\n", d.Domain, d.Selector, d.Key)
+		}
+		fmt.Fprintf(tw, "  timeout\t%s\n", human(p.Timeout))
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "SEED\tADDRESS\tPROVIDER\tIMAP\tPASSWORD\tJUNK\tTRUSTED AUTHSERV-IDS")
+
+	// A blank line ends a tabwriter block, so each table aligns on its own.
+	fmt.Fprintln(tw, "\nSEED\tADDRESS\tDECLARED IN\tPROVIDER\tIMAP\tLOGIN\tFOLDERS\tTRUSTED AUTHSERV-IDS\tCLEANUP")
 	used := map[string]*Provider{}
 	for _, name := range sorted(c.Seeds) {
 		s := c.Seeds[name]
 		provider := "?"
-		junk := s.Junk
 		if s.Provider != nil {
 			provider, used[s.Provider.ID] = s.Provider.ID, s.Provider
-			if junk == "" {
-				junk = strings.Join(append([]string{`\Junk`}, s.Provider.JunkFolders...), " | ")
-			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%d %s\t%s\t%s\t%s\n", name, s.Address, provider, s.IMAPHost, s.IMAPPort,
-			s.IMAPSecurity, s.Password, junk, orNone(strings.Join(s.TrustedAuthservIDs(), " ")))
+		login := s.Password.String()
+		if s.Username != s.Address {
+			login = s.Username + " / " + login
+		}
+		cleanup := "yes"
+		if !s.Cleanup {
+			cleanup = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s:%d %s\t%s\t%s\t%s\t%s\n", name, s.Address, c.rel(s.Source), s.Line,
+			provider, s.IMAPHost, s.IMAPPort, s.IMAPSecurity, login, folders(s),
+			orNone(strings.Join(s.TrustedAuthservIDs(), " ")), cleanup)
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "PROVIDER\tNAME\tIMAP\tMAX CONNECTIONS")
+
+	if len(c.SeedLists) > 0 {
+		fmt.Fprintln(tw, "\nSEED LIST\tFILE\tSEEDS")
+		for _, name := range sorted(c.SeedLists) {
+			l := c.SeedLists[name]
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, c.rel(l.File), orNone(strings.Join(l.Seeds, ",")))
+		}
+	}
+
+	fmt.Fprintln(tw, "\nPROVIDER\tNAME\tIMAP\tJUNK FOLDERS\tAUTHSERV-IDS\tMAX CONNECTIONS")
 	for _, id := range sorted(used) {
 		p := used[id]
-		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%d\n", id, p.Name, orNone(p.IMAPHost), p.IMAPPort, p.MaxConnections)
+		imap := "-"
+		if p.IMAPHost != "" {
+			imap = fmt.Sprintf("%s:%d", p.IMAPHost, p.IMAPPort)
+		}
+		conns := "?"
+		if p.MaxConnections > 0 {
+			conns = fmt.Sprint(p.MaxConnections)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, p.Name, imap, orNone(quoteAll(p.JunkFolders)),
+			orNone(strings.Join(p.AuthservIDs, " ")), conns)
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CHECK\tSCHEDULE\tPATHS\tSEEDS\tDEADLINE\tPOLL")
+
 	for _, name := range sorted(c.Checks) {
 		ch := c.Checks[name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, orNone(ch.Schedule), strings.Join(ch.Paths, ","),
-			strings.Join(ch.Seeds, ","), ch.Deadline, ch.PollInterval)
+		fmt.Fprintf(tw, "\ncheck %s\n", name)
+		fmt.Fprintf(tw, "  schedule\t%s", or(ch.Schedule, "none (run by hand)"))
+		if ch.Jitter > 0 {
+			fmt.Fprintf(tw, ", jitter up to %s", human(ch.Jitter))
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "  paths\t%s\n", strings.Join(ch.Paths, ", "))
+		fmt.Fprintf(tw, "  seeds\t%s\n", strings.Join(ch.Seeds, ", "))
+		if len(ch.SeedLists) > 0 {
+			fmt.Fprintf(tw, "  seed lists\t%s\n", strings.Join(ch.SeedLists, ", "))
+		}
+		fmt.Fprintf(tw, "  deadline\t%s, poll every %s\n", human(ch.Deadline), human(ch.PollInterval))
+		fmt.Fprintf(tw, "  subject\t%q\n", ch.Subject)
 	}
-	tw.Flush()
+}
+
+// folders describes where a seed's probes are looked for: the inbox, then the
+// junk folder, named or found by SPECIAL-USE and then by the provider's names.
+func folders(s *Seed) string {
+	junk := quoteAll([]string{s.Junk})
+	if s.Junk == "" {
+		junk = `\Junk`
+		if s.Provider != nil && len(s.Provider.JunkFolders) > 0 {
+			junk += " " + quoteAll(s.Provider.JunkFolders)
+		}
+	}
+	return fmt.Sprintf("%q, junk: %s", s.Inbox, junk)
+}
+
+// rel shortens a file name to be relative to the config's directory.
+func (c *Config) rel(file string) string {
+	if c.File == "" || !filepath.IsAbs(file) && filepath.IsAbs(c.File) {
+		return file
+	}
+	if r, err := filepath.Rel(filepath.Dir(c.File), file); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return file
+}
+
+// human writes a duration as it is written in the config: "90d", "1h", "5m".
+func human(d time.Duration) string {
+	if d >= 48*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, " ")
 }
 
 func sorted[T any](m map[string]T) []string {

@@ -4,147 +4,151 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/schedule"
 )
 
-// resolveProviders gives each seed its provider: the one it names, else the
-// catalog entry for its address's domain, else "generic"; then fills the IMAP
-// settings the seed leaves out from the provider.
-func (c *Config) resolveProviders() {
-	for _, s := range c.Seeds {
-		if s.Provider == nil {
-			id := s.providerID
-			if id == "" {
-				id = c.providerFor(s.Address)
-			}
-			s.providerID, s.Provider = id, c.Providers[id]
-			if s.Provider == nil {
-				continue // Validate names the unknown id
-			}
-		}
-		p := s.Provider
-		if s.IMAPHost == "" {
-			s.IMAPHost = p.IMAPHost
-		}
-		if s.IMAPSecurity == "" {
-			s.IMAPSecurity = or2(p.IMAPSecurity, SecurityTLS)
-		}
-		if s.IMAPPort == 0 {
-			s.IMAPPort = p.IMAPPort
-			if s.IMAPPort == 0 || s.IMAPHost != p.IMAPHost {
-				s.IMAPPort = map[Security]int{SecurityTLS: 993, SecuritySTARTTLS: 143, SecurityNone: 143}[s.IMAPSecurity]
-			}
-		}
-	}
-}
-
-func or2(s, def Security) Security {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func (c *Config) providerFor(addr string) string {
-	domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
-	for id, p := range c.Providers {
-		for _, d := range p.Domains {
-			if strings.EqualFold(d, domain) {
-				return id
-			}
-		}
-	}
-	return "generic"
-}
-
-// expandSeedLists adds every seed of a check's seed lists to its seeds, once.
-func (c *Config) expandSeedLists() {
-	for _, ch := range c.Checks {
-		for _, ln := range ch.SeedLists {
-			if l, ok := c.SeedLists[ln]; ok {
-				for _, s := range l.Seeds {
-					if !slices.Contains(ch.Seeds, s) {
-						ch.Seeds = append(ch.Seeds, s)
-					}
-				}
-			}
-		}
-	}
-}
-
 // Validate reports every problem of a resolved configuration, loaded or built
-// in code. Each names the file and line when known, the key, and the fix.
+// in code. Each names the file and line when known, the key, what is wrong and
+// the fix. It reads no file and no environment variable: Load does that.
 func (c *Config) Validate() []error {
 	var errs []error
 	at := func(file string) problems {
-		return problems{file: or(file, or(c.File, "(config)")), lines: c.keyLines[file], errs: &errs}
+		return problems{file: file, lines: c.keyLines[file], errs: &errs}
 	}
 	pr := at(c.File)
 	if c.Store.Path == "" {
 		pr.add("store.path", "empty (name the SQLite file, e.g. \"mailflow.db\")")
 	}
-	if h := c.Housekeeping; h.Retention < 0 || h.PurgeAfter < 0 || h.Interval < 0 {
-		pr.add("housekeeping", "retention, purge_after and interval must not be negative")
+	h := c.Housekeeping
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"retention", h.Retention}, {"purge_after", h.PurgeAfter}, {"interval", h.Interval}} {
+		if d.d < 0 {
+			pr.add("housekeeping."+d.key, "must not be negative")
+		}
 	}
-	for name, p := range c.Paths {
-		validatePath(pr, "paths."+name, p)
+	for _, name := range sorted(c.Paths) {
+		validatePath(pr, "paths."+name, c.Paths[name])
 	}
-	for name, s := range c.Seeds {
+	for _, name := range sorted(c.Seeds) {
+		s := c.Seeds[name]
 		validateSeed(at(s.Source), "seeds."+name, s)
 	}
+	c.validateProviders(at)
 	if len(c.Checks) == 0 {
 		pr.add("checks", "no check is declared (add a [checks.NAME] table with paths and seeds)")
 	}
-	for name, ch := range c.Checks {
-		c.validateCheck(pr, "checks."+name, ch)
+	for _, name := range sorted(c.Checks) {
+		c.validateCheck(pr, "checks."+name, c.Checks[name])
 	}
 	return errs
 }
 
 // validateEndpoint checks a host, port and security; prefix is "" for a path's
-// keys and "imap_" for a seed's.
+// keys and "imap_" for a seed's. An empty hostHint skips the host.
 func validateEndpoint(pr problems, key, prefix, host string, port int, sec Security, hostHint string) {
-	if host == "" {
+	if host == "" && hostHint != "" {
 		pr.add(key+"."+prefix+"host", "missing (%s)", hostHint)
 	}
-	if port < 1 || port > 65535 {
-		pr.add(key+"."+prefix+"port", "%d is not a TCP port (1-65535)", port)
-	}
-	if sec != SecurityNone && sec != SecuritySTARTTLS && sec != SecurityTLS {
+	valid := sec == SecurityNone || sec == SecuritySTARTTLS || sec == SecurityTLS
+	if !valid {
 		pr.add(key+"."+prefix+"security", "%q is not one of none, starttls, tls", sec)
+	}
+	// With no valid security there is no default port to blame.
+	if (port < 1 || port > 65535) && (valid || port != 0) {
+		pr.add(key+"."+prefix+"port", "%d is not a TCP port (1-65535)", port)
 	}
 }
 
 func validatePath(pr problems, key string, p *Path) {
 	validateEndpoint(pr, key, "", p.Host, p.Port, p.Security, "the SMTP server's name or address")
-	if p.StartTLS != "auto" && p.StartTLS != "never" {
+	switch {
+	case p.StartTLS != "auto" && p.StartTLS != "never":
 		pr.add(key+".starttls", "%q is not one of auto, never", p.StartTLS)
+	case p.Security == SecurityNone && p.StartTLS == "never" && p.Username != "" && !p.AllowPlaintextAuth:
+		pr.add(key+".allow_plaintext_auth", "the password would be sent without TLS, which mailflow refuses (use security = \"starttls\" or \"tls\", or set allow_plaintext_auth = true for a lab)")
 	}
-	if p.AuthMechanism != "" && p.AuthMechanism != "plain" && p.AuthMechanism != "login" {
+	switch p.AuthMechanism {
+	case "", "plain", "login":
+	default:
 		pr.add(key+".auth_mechanism", "%q is not one of plain, login (or leave it out to choose from what the server offers)", p.AuthMechanism)
 	}
-	if _, err := mail.ParseAddress(p.MailFrom); err != nil || !strings.Contains(p.MailFrom, "@") {
+	if p.Username == "" && p.AuthMechanism != "" {
+		pr.add(key+".auth_mechanism", "set without a username (add username, or drop auth_mechanism for a path without AUTH)")
+	}
+	if p.Username != "" && !p.Password.IsSet() {
+		pr.addCovered(key, key+".password", "username %q has no password (set password_env or password_file)", p.Username)
+	}
+	if p.HELO == "" {
+		pr.add(key+".helo", "empty and this host has no name (set helo to a name that resolves to this host)")
+	}
+	if !isMailbox(p.MailFrom) {
 		pr.add(key+".mail_from", "%q is not an address (the envelope sender, e.g. monitor@example.com)", p.MailFrom)
 	}
-	if p.From != p.MailFrom {
+	if p.From != "" && p.From != p.MailFrom {
 		if _, err := mail.ParseAddress(p.From); err != nil {
-			pr.add(key+".from", "%q is not an address: %v", p.From, err)
+			pr.add(key+".from", "%q is not an address (e.g. \"Mail Monitor <monitor@example.com>\")", p.From)
 		}
 	}
 	if p.Timeout <= 0 {
-		pr.add(key+".timeout", "must be positive")
+		pr.add(key+".timeout", "must be positive (e.g. \"30s\")")
+	}
+	if d := p.DKIM; d != nil {
+		validateDKIM(pr, key+".dkim", d)
+	}
+}
+
+func validateDKIM(pr problems, key string, d *DKIM) {
+	if d.Domain == "" {
+		pr.add(key+".domain", "missing and the path has no From domain (set domain, the d= of the signature)")
+	}
+	if d.Selector == "" {
+		pr.add(key+".selector", "missing (the selector whose TXT record holds the public key)")
+	}
+	switch {
+	case !d.Key.IsSet() && d.KeyFile == "":
+		pr.add(key+".key_file", "missing (a PEM RSA or Ed25519 private key, PKCS#1 or PKCS#8)")
+	case !d.Key.IsSet():
+		pr.add(key+".key_file", "%s was not read (Load reads key_file)", d.KeyFile)
+	default:
+		if err := checkDKIMKey(d.Key.Reveal()); err != nil {
+			pr.add(key+".key_file", "%s: %v (want a PEM RSA or Ed25519 private key, PKCS#1 or PKCS#8, e.g. from openssl genpkey -algorithm ed25519)", d.KeyFile, err)
+		}
 	}
 }
 
 func validateSeed(pr problems, key string, s *Seed) {
-	if a, err := mail.ParseAddress(s.Address); err != nil || a.Name != "" {
+	if !isMailbox(s.Address) {
 		pr.add(key+".address", "%q is not a mailbox address (e.g. seed1@example.net)", s.Address)
 	}
 	if s.Provider == nil {
-		pr.add(key+".provider", "%q is not in the provider catalog (see seeds/providers.toml, or add [providers.%s])", s.providerID, s.providerID)
+		pr.add(key+".provider", "%q is not in the provider catalog (use an id of seeds/providers.toml, or add [providers.%s])", s.providerID, s.providerID)
 	}
-	validateEndpoint(pr, key, "imap_", s.IMAPHost, s.IMAPPort, s.IMAPSecurity, "and not given by the provider: set imap_host")
+	hint := "and the provider gives none: set imap_host"
+	if s.Provider == nil {
+		hint = "" // the unknown provider is the problem
+	}
+	validateEndpoint(pr, key, "imap_", s.IMAPHost, s.IMAPPort, s.IMAPSecurity, hint)
+	if s.IMAPSecurity == SecurityNone && !s.AllowPlaintextAuth {
+		pr.add(key+".imap_security", "\"none\" would send the password without TLS, which mailflow refuses (use tls or starttls, or set allow_plaintext_auth = true for a lab)")
+	}
+	if s.Username == "" {
+		pr.add(key+".username", "empty (leave it out to log in with the address)")
+	}
+	if !s.Password.IsSet() {
+		pr.addCovered(key, key+".password", "no password (set password_env or password_file)")
+	}
+	if s.Inbox == "" {
+		pr.add(key+".inbox", "empty (leave it out for INBOX)")
+	}
+	for _, id := range s.Trust {
+		if id == "" || strings.ContainsAny(id, " ;\t") {
+			pr.add(key+".trust", "%q is not an authserv-id (the first word of an Authentication-Results header, e.g. mx.example.net)", id)
+		}
+	}
 }
 
 func (c *Config) validateCheck(pr problems, key string, ch *Check) {
@@ -158,7 +162,7 @@ func (c *Config) validateCheck(pr problems, key string, ch *Check) {
 	}
 	for _, l := range ch.SeedLists {
 		if c.SeedLists[l] == nil {
-			pr.add(key+".seed_lists", "no seed list named %q (declare it under [seed_lists])", l)
+			pr.add(key+".seed_lists", "no seed list named %q (declared under [seed_lists]: %s)", l, names(c.SeedLists))
 		}
 	}
 	for _, s := range ch.Seeds {
@@ -166,11 +170,12 @@ func (c *Config) validateCheck(pr problems, key string, ch *Check) {
 			pr.add(key+".seeds", "no seed named %q (declared: %s)", s, names(c.Seeds))
 		}
 	}
-	if len(ch.Seeds) == 0 {
-		pr.add(key+".seeds", "the check has no seeds (name seeds or seed_lists)")
+	// An unknown or unread seed list is reported; its seeds are not known to be none.
+	if len(ch.Seeds) == 0 && !slices.ContainsFunc(ch.SeedLists, func(l string) bool { return c.SeedLists[l] == nil || c.SeedLists[l].unread }) {
+		pr.add(key+".seeds", "the check has no seeds (name seeds, or seed_lists that hold some)")
 	}
 	if ch.Deadline <= 0 {
-		pr.add(key+".deadline", "must be positive")
+		pr.add(key+".deadline", "must be positive (e.g. \"5m\")")
 	}
 	if ch.Schedule != "" {
 		if _, err := schedule.Parse(ch.Schedule); err != nil {
@@ -180,9 +185,15 @@ func (c *Config) validateCheck(pr problems, key string, ch *Check) {
 	if ch.Jitter < 0 {
 		pr.add(key+".jitter", "must not be negative")
 	}
-	if ch.PollInterval <= 0 || ch.PollInterval >= ch.Deadline {
-		pr.add(key+".poll_interval", "%s must be positive and shorter than the deadline (%s)", ch.PollInterval, ch.Deadline)
+	if ch.PollInterval <= 0 || ch.Deadline > 0 && ch.PollInterval >= ch.Deadline {
+		pr.add(key+".poll_interval", "%s must be positive and shorter than the deadline (%s)", human(ch.PollInterval), human(ch.Deadline))
 	}
+}
+
+// isMailbox reports whether s is a bare address like user@example.com.
+func isMailbox(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s && strings.Contains(s, "@")
 }
 
 func names[T any](m map[string]T) string {

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Secrets come from the environment or from files, never from the config file
+// itself, so that a config can be shared, reviewed and committed. No problem
+// reported here ever includes a secret's value.
+
+// secretKeys are the raw keys of one credential.
+type secretKeys struct {
+	inline, env, file string
+}
+
+// secret reads a credential named by key's password_env or password_file. A
+// credential that is not named at all is left for Validate to report, where a
+// seed needs one and a path with a username does.
+func secret(pr problems, key string, k secretKeys, dir string) Secret {
+	if k.inline != "" {
+		pr.add(key+".password", "secrets are never read from the config file (use password_env or password_file)")
+	}
+	switch {
+	case k.env != "" && k.file != "":
+		pr.add(key+".password_file", "both password_env and password_file are set (keep one)")
+	case k.env != "":
+		v, ok := os.LookupEnv(k.env)
+		switch {
+		case !ok:
+			pr.add(key+".password_env", "%s is not set (export it or use password_file)", k.env)
+		case v == "":
+			pr.add(key+".password_env", "%s is set but empty (export the password in it or use password_file)", k.env)
+		default:
+			return NewSecret(v, "env:"+k.env)
+		}
+	case k.file != "":
+		f := inDir(dir, k.file)
+		b, err := readSmall(f)
+		if err != nil {
+			pr.add(key+".password_file", "%v (create the file or fix the path)", err)
+			return Secret{}
+		}
+		// Only the first line counts, so that a trailing newline is harmless.
+		v, _, _ := strings.Cut(string(b), "\n")
+		v = strings.TrimSuffix(v, "\r")
+		if v == "" {
+			pr.add(key+".password_file", "%s is empty or starts with an empty line (write the password on its first line)", f)
+			return Secret{}
+		}
+		return NewSecret(v, "file:"+f)
+	}
+	return Secret{}
+}
+
+// readDKIMKey reads the PEM private key named by key_file. Validate checks
+// that it parses.
+func readDKIMKey(pr problems, key, file string) Secret {
+	if file == "" {
+		return Secret{} // Validate names the missing key_file
+	}
+	b, err := readSmall(file)
+	if err != nil {
+		pr.add(key, "%v (create the key, e.g. with openssl genpkey -algorithm ed25519, or fix the path)", err)
+		return Secret{}
+	}
+	return NewSecret(string(b), "file:"+file)
+}
+
+// checkDKIMKey reports whether a PEM private key is one a probe can be signed
+// with (RFC 6376 section 3.3, RFC 8463): RSA or Ed25519, PKCS#1 or PKCS#8.
+// It accepts what message.ParseDKIMKey accepts, and its error never quotes
+// the key nor the parser's view of its bytes.
+func checkDKIMKey(data string) error {
+	block, _ := pem.Decode([]byte(data))
+	switch {
+	case block == nil:
+		return errors.New("holds no PEM block")
+	case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
+		return errors.New("the key is encrypted (store it without a passphrase and protect the file instead)")
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("the %s block is not a PKCS#1 or PKCS#8 private key", block.Type)
+	}
+	switch k.(type) {
+	case *rsa.PrivateKey, ed25519.PrivateKey:
+		return nil
+	}
+	return fmt.Errorf("a %T key cannot sign DKIM", k)
+}
+
+// checkCAFile reports whether file holds at least one PEM certificate.
+func checkCAFile(file string) error {
+	b, err := readSmall(file)
+	if err != nil {
+		return err
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return nil
+}
