@@ -224,3 +224,15 @@ func (s *imapSession) Unsubscribe(name string) error { return s.acct.subscribe(n
 func (s *imapSession) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	return s.acct.list(w, ref, patterns, options)
 }
+
+// Idle first reports what changed since the last command, then waits for news.
+// go-imap's server answers IDLE with its continuation before the session starts
+// listening, and its tracker does not replay updates queued in between, so a
+// message delivered in that moment would go unannounced until the next one.
+// Dovecot reports such messages at once; so does the lab.
+func (s *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if err := s.UserSession.Poll(w, true); err != nil {
+		return err
+	}
+	return s.UserSession.Idle(w, stop)
+}
