@@ -1,14 +1,12 @@
 package config
 
 import (
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/mailflow/mailflow/internal/message"
 )
 
 // Secrets come from the environment or from files, never from the config file
@@ -74,29 +72,10 @@ func readDKIMKey(pr problems, key, file string) Secret {
 }
 
 // checkDKIMKey reports whether a PEM private key is one a probe can be signed
-// with (RFC 6376 section 3.3, RFC 8463): RSA or Ed25519, PKCS#1 or PKCS#8.
-// It accepts what message.ParseDKIMKey accepts, and its error never quotes
-// the key nor the parser's view of its bytes.
+// with; message.ParseDKIMKey is what signs, so it is what decides.
 func checkDKIMKey(data string) error {
-	block, _ := pem.Decode([]byte(data))
-	switch {
-	case block == nil:
-		return errors.New("holds no PEM block")
-	case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
-		return errors.New("the key is encrypted (store it without a passphrase and protect the file instead)")
-	}
-	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("the %s block is not a PKCS#1 or PKCS#8 private key", block.Type)
-	}
-	switch k.(type) {
-	case *rsa.PrivateKey, ed25519.PrivateKey:
-		return nil
-	}
-	return fmt.Errorf("a %T key cannot sign DKIM", k)
+	_, err := message.ParseDKIMKey([]byte(data))
+	return err
 }
 
 // checkCAFile reports whether file holds at least one PEM certificate.

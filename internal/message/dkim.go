@@ -20,27 +20,32 @@ type DKIMKey struct {
 	Signer   crypto.Signer
 }
 
-// ParseDKIMKey reads an RSA or Ed25519 private key in PEM (PKCS#1 or PKCS#8).
+// ParseDKIMKey reads an RSA or Ed25519 private key in PEM, PKCS#1 or PKCS#8
+// (RFC 6376 section 3.3, RFC 8463). Its errors say what is wrong without
+// quoting the key or the parser's view of its bytes, since they reach logs and
+// config problems.
 func ParseDKIMKey(pemBytes []byte) (crypto.Signer, error) {
 	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		return nil, errors.New("no PEM block found")
+	switch {
+	case block == nil:
+		return nil, errors.New("holds no PEM block")
+	case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
+		return nil, errors.New("the key is encrypted (store it without a passphrase and protect the file instead)")
 	}
 	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
 		return k, nil
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("not a PKCS#1 or PKCS#8 private key: %w", err)
+		return nil, fmt.Errorf("the %s block is not a PKCS#1 or PKCS#8 private key", block.Type)
 	}
 	switch k := k.(type) {
 	case *rsa.PrivateKey:
 		return k, nil
 	case ed25519.PrivateKey:
 		return k, nil
-	default:
-		return nil, fmt.Errorf("key type %T is not RSA or Ed25519", k)
 	}
+	return nil, fmt.Errorf("a %T key cannot sign DKIM", k)
 }
 
 // signedHeaders are the fields a probe signature covers: the ones a receiver
