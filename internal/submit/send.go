@@ -1,7 +1,6 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -297,12 +296,24 @@ func (s *session) call(f func() error) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
+	d := s.budget()
+	s.c.CommandTimeout, s.c.SubmissionTimeout = d, d
+	return s.ctxErr(f())
+}
+
+// budget is the time one stage may take: the path's timeout, or what is left
+// of the context's deadline when that is sooner.
+func (s *session) budget() time.Duration {
 	d := s.path.Timeout
 	if dl, ok := s.ctx.Deadline(); ok && time.Until(dl) < d {
 		d = max(time.Until(dl), time.Millisecond)
 	}
-	s.c.CommandTimeout, s.c.SubmissionTimeout = d, d
-	err := f()
+	return d
+}
+
+// ctxErr puts the context's reason first when a stage failed because the
+// round was stopped or ran out of time.
+func (s *session) ctxErr(err error) error {
 	if err != nil && s.ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", s.ctx.Err(), err)
 	}
@@ -324,9 +335,7 @@ func (s *session) step(stage Stage, f func() error) bool {
 	}
 	var last *reply
 	if s.c != nil {
-		if rs := s.tr.since(m); len(rs) > 0 {
-			last = &rs[len(rs)-1]
-		}
+		last = s.tr.lastSince(m)
 	}
 	return s.record(stage, start, time.Since(start), last, err)
 }
@@ -408,5 +417,5 @@ func QueueID(text string) string {
 	if end >= 0 {
 		rest = rest[:end]
 	}
-	return string(bytes.TrimSpace([]byte(rest)))
+	return strings.TrimSpace(rest)
 }

@@ -43,10 +43,11 @@ func (s *session) plainPhase(raw net.Conn) (net.Conn, bool) {
 			offered = true
 		}
 	}
-	replay := "220 " + strings.SplitN(banner.text, "\n", 2)[0] + "\r\n"
+	first, _, _ := strings.Cut(banner.text, "\n")
 	if banner.enhancedCode != "" {
-		replay = "220 " + banner.enhancedCode + " " + strings.SplitN(banner.text, "\n", 2)[0] + "\r\n"
+		first = banner.enhancedCode + " " + first
 	}
+	replay := "220 " + first + "\r\n"
 	switch {
 	case !offered && s.path.Security == SecuritySTARTTLS:
 		return nil, s.fail(StageSTARTTLS, "server did not offer STARTTLS and the path requires it (security = \"starttls\")")
@@ -68,14 +69,11 @@ func (s *session) plainPhase(raw net.Conn) (net.Conn, bool) {
 		}
 		return nil
 	})
-	var last *reply
-	if rs := s.tr.since(m); len(rs) > 0 {
-		last = &rs[len(rs)-1]
-	}
+	last := s.tr.lastSince(m)
 	tc := tls.Client(raw, s.tlsConfig())
 	if err == nil {
-		ctx, cancel := context.WithTimeout(s.ctx, s.path.Timeout)
-		err = tc.HandshakeContext(ctx)
+		ctx, cancel := context.WithTimeout(s.ctx, s.budget())
+		err = s.ctxErr(tc.HandshakeContext(ctx))
 		cancel()
 	}
 	if !s.record(StageSTARTTLS, start, time.Since(start), last, err) {
@@ -100,10 +98,9 @@ func (s *session) manual(stage Stage, tp *textproto.Conn, cmd string, want int) 
 		return replyErr(err)
 	})
 	var r reply
-	var last *reply
-	if rs := s.tr.since(m); len(rs) > 0 {
-		r = rs[len(rs)-1]
-		last = &r
+	last := s.tr.lastSince(m)
+	if last != nil {
+		r = *last
 	}
 	return r, s.record(stage, start, time.Since(start), last, err)
 }
@@ -114,17 +111,9 @@ func (s *session) deadline(f func() error) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	dl := time.Now().Add(s.path.Timeout)
-	if cdl, ok := s.ctx.Deadline(); ok && cdl.Before(dl) {
-		dl = cdl
-	}
-	s.conn.SetDeadline(dl)
+	s.conn.SetDeadline(time.Now().Add(s.budget()))
 	defer s.conn.SetDeadline(time.Time{})
-	err := f()
-	if err != nil && s.ctx.Err() != nil {
-		return errors.Join(s.ctx.Err(), err)
-	}
-	return err
+	return s.ctxErr(f())
 }
 
 // replyErr turns a textproto reply error into the error the stage reports,

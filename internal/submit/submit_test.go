@@ -71,10 +71,7 @@ func TestClassify(t *testing.T) {
 
 func TestTranscriptMasksCredentials(t *testing.T) {
 	tr := newTranscript()
-	write := func(reading bool, s string) {
-		tr.reading = reading
-		tr.Write([]byte(s))
-	}
+	write := feeder(tr)
 	write(false, "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n")
 	write(true, "235 2.7.0 ok\r\n")
 	write(false, "AUTH LOGIN\r\n")
@@ -110,10 +107,7 @@ func TestTranscriptSplitReads(t *testing.T) {
 
 func TestTranscriptLeavesOutContent(t *testing.T) {
 	tr := newTranscript()
-	write := func(reading bool, s string) {
-		tr.reading = reading
-		tr.Write([]byte(s))
-	}
+	write := feeder(tr)
 	write(false, "DATA\r\n")
 	write(true, "354 go ahead\r\n")
 	tr.startData(42)
@@ -127,5 +121,14 @@ func TestTranscriptLeavesOutContent(t *testing.T) {
 	}
 	if !strings.Contains(got, "S: 250 2.0.0 Ok: queued as Q1") || !strings.Contains(got, "C: QUIT") {
 		t.Errorf("transcript lost the final reply or what followed:\n%s", got)
+	}
+}
+
+// feeder writes to a transcript as the connection would: server bytes when
+// reading is set, client bytes otherwise.
+func feeder(tr *transcript) func(reading bool, s string) {
+	return func(reading bool, s string) {
+		tr.reading = reading
+		tr.Write([]byte(s))
 	}
 }

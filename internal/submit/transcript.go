@@ -158,6 +158,15 @@ func (t *transcript) since(m int) []reply {
 	return append([]reply(nil), t.replies[m:]...)
 }
 
+// lastSince returns the last reply after mark m, or nil when none came.
+func (t *transcript) lastSince(m int) *reply {
+	rs := t.since(m)
+	if len(rs) == 0 {
+		return nil
+	}
+	return &rs[len(rs)-1]
+}
+
 func (t *transcript) skipServer(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
