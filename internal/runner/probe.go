@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -40,7 +38,7 @@ type sender struct {
 const MaxTransactions = 100
 
 func (r *Runner) newSender(check *config.Check, p *config.Path, log *slog.Logger) *sender {
-	sp, err := submitPath(p)
+	sp, err := r.submitPath(p)
 	return &sender{r: r, path: sp, err: err, check: check, log: log.With("path", p.Name)}
 }
 
@@ -102,8 +100,8 @@ func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
 	return message.Sign(msg, message.DKIMKey{Domain: j.path.DKIM.Domain, Selector: j.path.DKIM.Selector, Signer: signer})
 }
 
-func submitPath(p *config.Path) (submit.Path, error) {
-	pool, err := loadCA(p.CAFile)
+func (r *Runner) submitPath(p *config.Path) (submit.Path, error) {
+	pool, err := r.cas.get(p.CAFile)
 	if err != nil {
 		return submit.Path{}, fmt.Errorf("path %s: ca_file: %w", p.Name, err)
 	}
@@ -115,8 +113,8 @@ func submitPath(p *config.Path) (submit.Path, error) {
 	}, nil
 }
 
-func account(s *config.Seed, poll time.Duration) (seedbox.Account, error) {
-	pool, err := loadCA(s.CAFile)
+func (r *Runner) account(s *config.Seed, poll time.Duration) (seedbox.Account, error) {
+	pool, err := r.cas.get(s.CAFile)
 	if err != nil {
 		return seedbox.Account{}, fmt.Errorf("seed %s: ca_file: %w", s.Name, err)
 	}
@@ -131,22 +129,6 @@ func account(s *config.Seed, poll time.Duration) (seedbox.Account, error) {
 		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Cleanup: s.Cleanup,
 		PollInterval: poll,
 	}, nil
-}
-
-// loadCA reads a PEM bundle; "" means the system roots (nil pool).
-func loadCA(file string) (*x509.CertPool, error) {
-	if file == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
 }
 
 // outcomeState maps a submission outcome to the probe's state and placement.

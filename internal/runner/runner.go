@@ -29,6 +29,8 @@ type Runner struct {
 	// ResumeLook is how long Resume looks for probes whose deadline passed
 	// while mailflow was down (default 10s).
 	ResumeLook time.Duration
+
+	cas caPools
 }
 
 // Round is a finished round.

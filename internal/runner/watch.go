@@ -30,7 +30,7 @@ func (r *Runner) watchAll(ctx context.Context, cfg *config.Config, seeds []strin
 		go func() {
 			defer wg.Done()
 			sw := &seedWatch{}
-			acct, err := account(seed, poll)
+			acct, err := r.account(seed, poll)
 			if err == nil {
 				sw.w, err = seedbox.Watch(ctx, acct, log)
 			}
