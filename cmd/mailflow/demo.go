@@ -17,11 +17,12 @@ import (
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
 	db := fs.String("db", filepath.Join(os.TempDir(), "mailflow-demo", "mailflow.db"), "SQLite `file` to keep the results in")
-	asJSON, level := roundFlags(fs)
+	asJSON := roundFlags(fs)
+	level := fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := newLogger(stderr, "text", *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailflow demo:", err)
 		return exitUsage

@@ -15,7 +15,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/mailflow/mailflow/internal/config"
 )
 
 // Exit statuses shared by every subcommand (see README "Exit status").
@@ -99,14 +102,70 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
-// roundFlags adds the flags of the commands that run rounds and print probes.
-func roundFlags(fs *flag.FlagSet) (asJSON *bool, level *string) {
-	asJSON = fs.Bool("json", false, "print the probes as a JSON array")
-	level = fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
-	return asJSON, level
+// roundFlags adds the flags of the commands that print probes.
+func roundFlags(fs *flag.FlagSet) (asJSON *bool) {
+	return fs.Bool("json", false, "print the probes as a JSON array")
 }
 
-// newLogger writes diagnostics to stderr at the chosen level.
-func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
-	return daemonLogger(stderr, "text", level)
+// common is the flags shared by the commands that read a config: --config,
+// and --log-level and --log-format where the command logs.
+type common struct {
+	fs     *flag.FlagSet
+	config *string
+	level  *string // nil when the command does not log
+	format *string // nil when the command logs only as text
+}
+
+// commonFlags adds --config to fs, and --log-level (defaulting to level) unless
+// level is "", and --log-format when withFormat is set.
+func commonFlags(fs *flag.FlagSet, level string, withFormat bool) *common {
+	c := &common{fs: fs, config: fs.String("config", "config.toml", "configuration `file`")}
+	if level != "" {
+		c.level = fs.String("log-level", level, "diagnostics on stderr: debug, info, warn or error")
+	}
+	if withFormat {
+		c.format = fs.String("log-format", "text", "log format on stderr: text or json")
+	}
+	return c
+}
+
+// start parses args, makes the logger and loads the config. When ok is false
+// it has said why on stderr, and code is the exit status to return.
+func (c *common) start(args []string, stderr io.Writer) (cfg *config.Config, log *slog.Logger, code int, ok bool) {
+	if code, ok := parse(c.fs, args); !ok {
+		return nil, nil, code, false
+	}
+	if c.level != nil {
+		format := "text"
+		if c.format != nil {
+			format = *c.format
+		}
+		var err error
+		if log, err = newLogger(stderr, format, *c.level); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", c.fs.Name(), err)
+			return nil, nil, exitUsage, false
+		}
+	}
+	cfg, err := config.Load(*c.config)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", c.fs.Name(), err)
+		return nil, nil, exitFailed, false
+	}
+	return cfg, log, exitOK, true
+}
+
+// newLogger logs to w as text or JSON at the chosen level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

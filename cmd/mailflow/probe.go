@@ -15,21 +15,11 @@ import (
 
 func probeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flags("probe", stderr)
-	cfgPath := fs.String("config", "config.toml", "configuration `file`")
 	check := fs.String("check", "", "run only the check `NAME` (default: every check)")
-	asJSON, level := roundFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	asJSON := roundFlags(fs)
+	cfg, log, code, ok := commonFlags(fs, "warn", false).start(args, stderr)
+	if !ok {
 		return code
-	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		fmt.Fprintln(stderr, "mailflow probe:", err)
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "mailflow probe: %v\n", err)
-		return exitFailed
 	}
 	checks, err := selectChecks(cfg, *check)
 	if err != nil {

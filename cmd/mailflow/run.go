@@ -21,22 +21,9 @@ import (
 // runCmd is the daemon: it finishes what a previous run left, then runs every
 // check with a schedule until SIGINT or SIGTERM.
 func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flags("run", stderr)
-	cfgPath := fs.String("config", "config.toml", "configuration `file`")
-	format := fs.String("log-format", "text", "log format on stderr: text or json")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if code, ok := parse(fs, args); !ok {
+	cfg, log, code, ok := commonFlags(flags("run", stderr), "info", true).start(args, stderr)
+	if !ok {
 		return code
-	}
-	log, err := daemonLogger(stderr, *format, *level)
-	if err != nil {
-		fmt.Fprintln(stderr, "mailflow run:", err)
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
-		return exitFailed
 	}
 	db, err := openStore(cfg)
 	if err != nil {
@@ -131,20 +118,4 @@ func openStore(cfg *config.Config) (*store.DB, error) {
 		}
 	}
 	return store.Open(cfg.Store.Path)
-}
-
-// daemonLogger logs as text or JSON.
-func daemonLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

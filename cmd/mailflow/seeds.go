@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/runner"
 )
 
@@ -16,21 +15,10 @@ import (
 // its folders, their roles and the probe messages left in them.
 func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flags("seeds", stderr)
-	cfgPath := fs.String("config", "config.toml", "configuration `file`")
 	stale := fs.Duration("stale-after", time.Hour, "count probe messages older than this as stale")
-	level := fs.String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
-	if code, ok := parse(fs, args); !ok {
+	cfg, log, code, ok := commonFlags(fs, "warn", false).start(args, stderr)
+	if !ok {
 		return code
-	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		fmt.Fprintln(stderr, "mailflow seeds:", err)
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "mailflow seeds: %v\n", err)
-		return exitFailed
 	}
 	results := (&runner.Runner{Log: log}).CheckSeeds(ctx, cfg, *stale)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
