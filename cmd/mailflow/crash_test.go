@@ -126,6 +126,7 @@ func TestKilledDaemonLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r := &runner.Runner{Store: db, Log: discardLog(), ResumeLook: time.Second}
+	defer r.Close()
 	if err := r.Resume(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,16 @@ func labConfig(t *testing.T, l *lab.Lab, seeds ...string) string {
 
 // labConfigWith writes a config.toml for the lab, as a user would write one
 // for their own servers, with secrets in the environment. check is the TOML of
-// the check's table without its paths and seeds, which are added.
-func labConfigWith(t *testing.T, l *lab.Lab, check string, seeds ...string) string {
+// the check's table without its paths and seeds, which are added: the
+// submission path and the seeds named.
+func labConfigWith(t testing.TB, l *lab.Lab, check string, seeds ...string) string {
+	t.Helper()
+	return labConfigPaths(t, l, []string{"submission"}, check, seeds...)
+}
+
+// labConfigPaths is labConfigWith with the check's paths named: any of
+// submission (587-like), relay (25-like) and smtps (465-like).
+func labConfigPaths(t testing.TB, l *lab.Lab, paths []string, check string, seeds ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "dkim.pem")
@@ -92,6 +100,23 @@ mail_from = "monitor@%s"
 selector = %q
 key_file = "dkim.pem"
 
+[paths.relay]
+host = "127.0.0.1"
+port = %s
+tls_server_name = "localhost"
+ca_file = %q
+mail_from = "monitor@%s"
+
+[paths.smtps]
+host = "127.0.0.1"
+port = %s
+security = "tls"
+tls_server_name = "localhost"
+ca_file = %q
+username = %q
+password_env = "LAB_SUBMIT_PW"
+mail_from = "monitor@%s"
+
 [providers.lab]
 name = "lab"
 imap_host = "127.0.0.1"
@@ -100,9 +125,12 @@ imap_security = "tls"
 junk_folders = ["Junk"]
 authserv_ids = [%q]
 
-%spaths = ["submission"]
+%spaths = [%s]
 seeds = [%s]
-`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector, port(l.IMAP), l.Hostname, check, quoteAll(seeds))
+`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector,
+		port(l.Relay), l.CAFile, l.SenderDomain,
+		port(l.SMTPS), l.CAFile, l.Username, l.SenderDomain,
+		port(l.IMAP), l.Hostname, check, quoteAll(paths), quoteAll(seeds))
 	for _, name := range seeds {
 		s, _ := l.Seed(name)
 		env := "LAB_SEED_PW_" + strings.ToUpper(name)

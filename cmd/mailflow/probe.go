@@ -59,6 +59,7 @@ func runRounds(ctx context.Context, cfg *config.Config, checks []*config.Check, 
 	}
 	defer db.Close()
 	r := &runner.Runner{Store: db, Log: log}
+	defer r.Close()
 	var all []store.Probe
 	for _, c := range checks {
 		round, err := r.Run(ctx, cfg, c)

@@ -32,6 +32,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer db.Close()
 	r := &runner.Runner{Store: db, Log: log}
+	defer r.Close()
 	jobs, err := scheduledJobs(cfg, r, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)

@@ -20,7 +20,9 @@ func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
-	results := (&runner.Runner{Log: log}).CheckSeeds(ctx, cfg, *stale)
+	r := &runner.Runner{Log: log}
+	defer r.Close()
+	results := r.CheckSeeds(ctx, cfg, *stale)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEED\tADDRESS\tSTATUS\tLOGIN\tFOLDERS\tPROBE MESSAGES (STALE)\tCAPABILITIES")
 	failed := 0

@@ -18,6 +18,7 @@ type Config struct {
 
 	Store        Store
 	Housekeeping Housekeeping
+	IMAP         IMAP
 	Paths        map[string]*Path
 	Seeds        map[string]*Seed
 	SeedLists    map[string]*SeedList
@@ -43,6 +44,14 @@ type Housekeeping struct {
 	PurgeAfter time.Duration
 	// Interval is how often the daemon does both (default 1h).
 	Interval time.Duration
+}
+
+// IMAP holds the limits shared by every seed watcher.
+type IMAP struct {
+	// ConnectionsPerHost bounds the IMAP connections open at once to one server
+	// host, over all seeds and checks (default 4). Providers cap concurrent
+	// sessions; beyond the bound, watchers take turns.
+	ConnectionsPerHost int
 }
 
 // Security is how a connection is protected: "none", "starttls" or "tls".

@@ -105,6 +105,8 @@ func TestInvalidConfigs(t *testing.T) {
 			`testdata/invalid-unknown-key.toml:4: paths.p.securty: unknown key (did you mean "security"?)`}},
 		{"invalid-bad-duration.toml", []string{
 			`testdata/invalid-bad-duration.toml:12: checks.c.deadline: "5 minutes" is not a duration`}},
+		{"invalid-imap.toml", []string{
+			"testdata/invalid-imap.toml:2: imap.connections_per_host: must be at least 1 (default 4)"}},
 		{"invalid-bad-port.toml", []string{
 			"testdata/invalid-bad-port.toml:8: seeds.s1.imap_port: 99999 is not a TCP port (1-65535)"}},
 		{"invalid-bad-security.toml", []string{

@@ -21,6 +21,7 @@ const (
 	DefaultRetention    = 90 * 24 * time.Hour
 	DefaultPurgeAfter   = 24 * time.Hour
 	DefaultHousekeeping = time.Hour
+	DefaultConnsPerHost = 4
 )
 
 // Load reads the configuration at path, resolves seed lists, the provider
@@ -50,6 +51,13 @@ func load(path string, data []byte) (*Config, error) {
 		Retention:  duration(pr, "housekeeping.retention", raw.Housekeeping.Retention, DefaultRetention),
 		PurgeAfter: duration(pr, "housekeeping.purge_after", raw.Housekeeping.PurgeAfter, DefaultPurgeAfter),
 		Interval:   duration(pr, "housekeeping.interval", raw.Housekeeping.Interval, DefaultHousekeeping),
+	}
+	c.IMAP.ConnectionsPerHost = DefaultConnsPerHost
+	if n := raw.IMAP.ConnectionsPerHost; n != nil {
+		c.IMAP.ConnectionsPerHost = *n
+		if *n < 1 {
+			pr.add("imap.connections_per_host", "must be at least 1 (default %d)", DefaultConnsPerHost)
+		}
 	}
 	c.Paths = map[string]*Path{}
 	for _, name := range sorted(raw.Paths) {

@@ -21,6 +21,7 @@ func (c *Config) Print(w io.Writer) {
 	h := c.Housekeeping
 	fmt.Fprintf(tw, "housekeeping\tkeep probes %s, purge leftover probe messages after %s, every %s\n",
 		human(h.Retention), human(h.PurgeAfter), human(h.Interval))
+	fmt.Fprintf(tw, "imap	at most %d connections per host\n", c.IMAP.ConnectionsPerHost)
 
 	for _, name := range sorted(c.Paths) {
 		p := c.Paths[name]

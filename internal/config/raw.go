@@ -7,6 +7,7 @@ type rawFile struct {
 	ProvidersFile string                  `toml:"providers_file"`
 	Store         rawStore                `toml:"store"`
 	Housekeeping  rawHousekeeping         `toml:"housekeeping"`
+	IMAP          rawIMAP                 `toml:"imap"`
 	Paths         map[string]rawPath      `toml:"paths"`
 	SeedLists     map[string]string       `toml:"seed_lists"`
 	Seeds         map[string]rawSeed      `toml:"seeds"`
@@ -22,6 +23,10 @@ type rawHousekeeping struct {
 	Retention  string `toml:"retention"`
 	PurgeAfter string `toml:"purge_after"`
 	Interval   string `toml:"interval"`
+}
+
+type rawIMAP struct {
+	ConnectionsPerHost *int `toml:"connections_per_host"`
 }
 
 type rawPath struct {

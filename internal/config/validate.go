@@ -30,6 +30,9 @@ func (c *Config) Validate() []error {
 			pr.add("housekeeping."+d.key, "must not be negative")
 		}
 	}
+	if c.IMAP.ConnectionsPerHost < 0 { // 0 in code means the default
+		pr.add("imap.connections_per_host", "must be at least 1 (default %d)", DefaultConnsPerHost)
+	}
 	for _, name := range sorted(c.Paths) {
 		validatePath(pr, "paths."+name, c.Paths[name])
 	}

@@ -21,6 +21,7 @@ func (l *Lab) Config(storePath string) (*config.Config, error) {
 	cfg := &config.Config{
 		File:      "(lab)",
 		Store:     config.Store{Path: storePath},
+		IMAP:      config.IMAP{ConnectionsPerHost: config.DefaultConnsPerHost},
 		Paths:     map[string]*config.Path{},
 		Seeds:     map[string]*config.Seed{},
 		SeedLists: map[string]*config.SeedList{},

@@ -37,6 +37,7 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, err
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			l.imapSessions.add(1)
 			return &imapSession{lab: l}, nil, nil
 		},
 		Caps:   caps,
@@ -186,6 +187,32 @@ type imapSession struct {
 
 	lab  *Lab
 	acct *account
+}
+
+// Close ends the session's count before the connection closes, so a client
+// that sees the close and dials again never overlaps with it in the count.
+func (s *imapSession) Close() error {
+	s.lab.imapSessions.add(-1)
+	return s.UserSession.Close()
+}
+
+// gauge counts what is open, and the most that was open at once.
+type gauge struct {
+	mu         sync.Mutex
+	open, peak int
+}
+
+func (g *gauge) add(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open += n
+	g.peak = max(g.peak, g.open)
+}
+
+func (g *gauge) read() (open, peak int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open, g.peak
 }
 
 // Login checks a seed's username and password.

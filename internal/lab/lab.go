@@ -93,16 +93,17 @@ type Lab struct {
 
 	Seeds []Seed
 
-	log        *slog.Logger
-	records    records
-	mu         sync.Mutex
-	deliveries map[string]int      // by probe token: copies accepted for delivery, dropped ones included
-	accounts   map[string]*account // by seed name
-	byUser     map[string]*account // by IMAP username
-	dir        string
-	servers    []*server
-	once       sync.Once
-	closeErr   error
+	log          *slog.Logger
+	records      records
+	mu           sync.Mutex
+	deliveries   map[string]int      // by probe token: copies accepted for delivery, dropped ones included
+	accounts     map[string]*account // by seed name
+	byUser       map[string]*account // by IMAP username
+	dir          string
+	servers      []*server
+	imapSessions gauge
+	once         sync.Once
+	closeErr     error
 }
 
 // server is one listener and the server behind it.
@@ -271,6 +272,11 @@ func (l *Lab) SMTPConnections() int {
 	}
 	return n
 }
+
+// IMAPConnections returns how many IMAP sessions are open now, and the most
+// that were open at once since Start. A session counts from its greeting until
+// the server ends it, before its connection is closed.
+func (l *Lab) IMAPConnections() (open, peak int) { return l.imapSessions.read() }
 
 // Seed returns the seed called name.
 func (l *Lab) Seed(name string) (Seed, bool) {

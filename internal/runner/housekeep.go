@@ -37,7 +37,7 @@ func (r *Runner) Housekeep(ctx context.Context, cfg *config.Config) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		acct, err := r.account(cfg.Seeds[name], config.DefaultPollInterval)
+		acct, err := r.account(cfg, name)
 		if err == nil {
 			var n int
 			n, err = seedbox.Purge(ctx, acct, r.now().Add(-h.PurgeAfter), mine, r.Log)

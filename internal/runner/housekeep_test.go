@@ -30,6 +30,7 @@ func TestHousekeep(t *testing.T) {
 	cfg.Housekeeping.PurgeAfter = time.Nanosecond // everything delivered is "old"
 	cfg.Housekeeping.Retention = 0
 	r := &Runner{Store: db, Log: testLog(t)}
+	defer r.Close()
 	if err := r.Housekeep(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func (s *sender) send(ctx context.Context, j *job, sw *seedWatch) error {
 	if err != nil {
 		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error), "not sent: "+err.Error(), r.now())
 	}
-	sw.w.Expect(j.probe.Token)
+	sw.w.Expect(j.sink, j.probe.Token)
 	j.watcher = sw.w
 	j.submitStart = time.Now()
 	if s.conn != nil && (!s.conn.Usable() || s.conn.Transactions() >= MaxTransactions) {
@@ -113,7 +113,10 @@ func (r *Runner) submitPath(p *config.Path) (submit.Path, error) {
 	}, nil
 }
 
-func (r *Runner) account(s *config.Seed, poll time.Duration) (seedbox.Account, error) {
+// account is how the seed called name is reached, within the bound of IMAP
+// connections per host.
+func (r *Runner) account(cfg *config.Config, name string) (seedbox.Account, error) {
+	s := cfg.Seeds[name]
 	pool, err := r.cas.get(s.CAFile)
 	if err != nil {
 		return seedbox.Account{}, fmt.Errorf("seed %s: ca_file: %w", s.Name, err)
@@ -127,7 +130,7 @@ func (r *Runner) account(s *config.Seed, poll time.Duration) (seedbox.Account, e
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName},
 		Username:  s.Username, Password: s.Password.Reveal(), AllowPlaintextAuth: s.AllowPlaintextAuth,
 		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Cleanup: s.Cleanup,
-		PollInterval: poll,
+		PollInterval: pollInterval(cfg, name), Limiter: r.pool(cfg).Limiter(),
 	}, nil
 }
 

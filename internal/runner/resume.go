@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/seedbox"
 	"github.com/mailflow/mailflow/internal/store"
 	"github.com/mailflow/mailflow/internal/verdict"
 )
@@ -45,9 +46,8 @@ func (r *Runner) Resume(ctx context.Context, cfg *config.Config) error {
 		seeds = append(seeds, s)
 	}
 	sort.Strings(seeds)
-	watchers := r.watchAll(ctx, cfg, seeds, config.DefaultPollInterval, log)
-	defer closeAll(watchers)
-
+	watchers := r.watchAll(ctx, cfg, seeds, log)
+	found := make(chan seedbox.Found, len(probes))
 	var jobs []*job
 	for _, name := range seeds {
 		sw := watchers[name]
@@ -65,13 +65,13 @@ func (r *Runner) Resume(ctx context.Context, cfg *config.Config) error {
 			if start.IsZero() {
 				start = p.CreatedAt
 			}
-			sw.w.Expect(p.Token)
-			jobs = append(jobs, &job{seed: cfg.Seeds[name], probe: p, submitStart: start, watcher: sw.w})
+			sw.w.Expect(found, p.Token)
+			jobs = append(jobs, &job{seed: cfg.Seeds[name], probe: p, submitStart: start, watcher: sw.w, sink: found})
 		}
 	}
 	look := r.ResumeLook
 	if look <= 0 {
 		look = 10 * time.Second
 	}
-	return r.collect(ctx, jobs, watchers, look, log)
+	return r.collect(ctx, jobs, found, look, log)
 }

@@ -71,6 +71,7 @@ func TestResumeFinishesEveryUnfinishedProbe(t *testing.T) {
 	deliverProbe(t, l, "alice", pendingDelivered.Token)
 
 	r := &Runner{Store: db, Log: testLog(t), ResumeLook: 500 * time.Millisecond}
+	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.Resume(ctx, cfg); err != nil {

@@ -31,6 +31,9 @@ type Runner struct {
 	ResumeLook time.Duration
 
 	cas caPools
+
+	poolMu   sync.Mutex
+	watchers *seedbox.Pool // started by the first round; see pool
 }
 
 // Round is a finished round.
@@ -55,6 +58,8 @@ type job struct {
 	// submitStart is the monotonic start of submission; latency counts from it.
 	submitStart time.Time
 	watcher     *seedbox.Watcher
+	// sink receives the probe when its watcher finds it.
+	sink chan<- seedbox.Found
 }
 
 // Run runs one round of check and returns its probes as stored. It returns an
@@ -78,9 +83,8 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, check *config.Chec
 	log = log.With("round", roundID)
 	log.Info("round started", "paths", len(check.Paths), "seeds", len(check.Seeds))
 
-	watchers := r.watchAll(ctx, cfg, check.Seeds, check.PollInterval, log)
-	defer closeAll(watchers)
-
+	watchers := r.watchAll(ctx, cfg, check.Seeds, log)
+	found := make(chan seedbox.Found, len(check.Paths)*len(check.Seeds))
 	var jobs []*job
 	for _, pname := range check.Paths {
 		for _, sname := range check.Seeds {
@@ -88,13 +92,14 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, check *config.Chec
 			if err != nil {
 				return Round{}, err
 			}
+			j.sink = found
 			jobs = append(jobs, j)
 		}
 	}
 	if err := r.sendAll(ctx, check, jobs, watchers, log); err != nil {
 		return Round{}, err
 	}
-	if err := r.collect(ctx, jobs, watchers, 0, log); err != nil {
+	if err := r.collect(ctx, jobs, found, 0, log); err != nil {
 		return Round{}, err
 	}
 	if err := r.Store.FinishRound(st, roundID, r.now()); err != nil {

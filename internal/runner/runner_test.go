@@ -64,6 +64,7 @@ func runRound(t *testing.T, cfg *config.Config) (map[string]store.Probe, *store.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := &Runner{Store: db, Log: testLog(t)}
+	t.Cleanup(r.Close)
 	round, err := r.Run(ctx, cfg, cfg.Checks["demo"])
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +254,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 	defer db.Close()
 	r := &Runner{Store: db, Log: testLog(t), Concurrency: 2}
+	defer r.Close()
 	round, err := r.Run(context.Background(), cfg, cfg.Checks["demo"])
 	if err != nil {
 		t.Fatal(err)

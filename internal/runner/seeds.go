@@ -38,7 +38,7 @@ func (r *Runner) CheckSeeds(ctx context.Context, cfg *config.Config, staleAfter 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			acct, err := r.account(seed, config.DefaultPollInterval)
+			acct, err := r.account(cfg, name)
 			if err == nil {
 				out[i].Health, err = seedbox.Inspect(ctx, acct, staleBefore, r.Log)
 			}

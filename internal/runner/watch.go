@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,30 +14,53 @@ import (
 	"github.com/mailflow/mailflow/internal/verdict"
 )
 
-// seedWatch is a seed's watcher, or why there is none.
+// seedWatch is a seed's watcher, or why it cannot watch.
 type seedWatch struct {
 	w   *seedbox.Watcher
 	err error
 }
 
-// watchAll starts a watcher per seed, in parallel, before anything is sent.
-func (r *Runner) watchAll(ctx context.Context, cfg *config.Config, seeds []string, poll time.Duration, log *slog.Logger) map[string]*seedWatch {
+// pool returns the runner's watchers, started on first use: one long-lived
+// watcher per seed, shared by every round of every check, within the
+// configured bound of IMAP connections per host.
+func (r *Runner) pool(cfg *config.Config) *seedbox.Pool {
+	r.poolMu.Lock()
+	defer r.poolMu.Unlock()
+	if r.watchers == nil {
+		n := cfg.IMAP.ConnectionsPerHost
+		if n <= 0 {
+			n = config.DefaultConnsPerHost
+		}
+		r.watchers = seedbox.NewPool(n, r.Log)
+	}
+	return r.watchers
+}
+
+// Close closes the seed watchers; their connections log out.
+func (r *Runner) Close() {
+	r.poolMu.Lock()
+	p := r.watchers
+	r.watchers = nil
+	r.poolMu.Unlock()
+	if p != nil {
+		p.Close()
+	}
+}
+
+// watchAll makes the watcher of every seed ready, in parallel, before anything
+// is sent: a seed that cannot be watched gets no probe.
+func (r *Runner) watchAll(ctx context.Context, cfg *config.Config, seeds []string, log *slog.Logger) map[string]*seedWatch {
 	out := map[string]*seedWatch{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, name := range seeds {
-		seed := cfg.Seeds[name]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sw := &seedWatch{}
-			acct, err := r.account(seed, poll)
-			if err == nil {
-				sw.w, err = seedbox.Watch(ctx, acct, log)
-			}
-			if err != nil {
-				sw.err = err
-				log.Error("cannot watch seed", "seed", name, "err", err)
+			sw.w, sw.err = r.watcher(ctx, cfg, name)
+			if sw.err != nil {
+				log.Error("cannot watch seed", "seed", name, "err", sw.err)
 			}
 			mu.Lock()
 			out[name] = sw
@@ -47,19 +71,38 @@ func (r *Runner) watchAll(ctx context.Context, cfg *config.Config, seeds []strin
 	return out
 }
 
-func closeAll(watchers map[string]*seedWatch) {
-	for _, w := range watchers {
-		if w.w != nil {
-			w.w.Close()
+func (r *Runner) watcher(ctx context.Context, cfg *config.Config, name string) (*seedbox.Watcher, error) {
+	acct, err := r.account(cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	w := r.pool(cfg).Watcher(acct)
+	if err := w.Ready(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// pollInterval is the seed's poll interval: the shortest of the checks that
+// name it, since one watcher serves them all.
+func pollInterval(cfg *config.Config, seed string) time.Duration {
+	var poll time.Duration
+	for _, c := range cfg.Checks {
+		if c.PollInterval > 0 && (poll == 0 || c.PollInterval < poll) && slices.Contains(c.Seeds, seed) {
+			poll = c.PollInterval
 		}
 	}
+	if poll == 0 {
+		poll = config.DefaultPollInterval
+	}
+	return poll
 }
 
 // collect waits for every watched probe until its deadline and stores what was
 // found. When ctx ends it returns at once, leaving the rest for Resume.
 // Every probe is watched for at least minWait, so one whose deadline passed
 // while mailflow was down still gets a look.
-func (r *Runner) collect(ctx context.Context, jobs []*job, watchers map[string]*seedWatch, minWait time.Duration, log *slog.Logger) error {
+func (r *Runner) collect(ctx context.Context, jobs []*job, found <-chan seedbox.Found, minWait time.Duration, log *slog.Logger) error {
 	st := context.WithoutCancel(ctx)
 	floor := r.now().Add(minWait)
 	waiting := map[string]*job{}
@@ -68,9 +111,12 @@ func (r *Runner) collect(ctx context.Context, jobs []*job, watchers map[string]*
 			waiting[j.probe.Token] = j
 		}
 	}
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the forwarders with the collection
-	found := forward(fctx, watchers, log)
+	// The watchers outlive the round: whatever it leaves is no longer looked for.
+	defer func() {
+		for tok, j := range waiting {
+			j.watcher.Forget(tok)
+		}
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for len(waiting) > 0 {
@@ -113,34 +159,6 @@ func (r *Runner) collect(ctx context.Context, jobs []*job, watchers map[string]*
 		}
 	}
 	return nil
-}
-
-// forward merges the found probes of every watcher into one channel, and logs
-// their connection errors, until ctx ends.
-func forward(ctx context.Context, watchers map[string]*seedWatch, log *slog.Logger) <-chan seedbox.Found {
-	found := make(chan seedbox.Found)
-	for name, sw := range watchers {
-		if sw.w == nil {
-			continue
-		}
-		go func() {
-			for {
-				select {
-				case f := <-sw.w.Found():
-					select {
-					case found <- f:
-					case <-ctx.Done():
-						return
-					}
-				case err := <-sw.w.Errors():
-					log.Warn("seed watcher error", "seed", name, "err", err)
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	return found
 }
 
 // expire ends every probe still waiting: a sent probe is missing; one whose

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -54,6 +55,8 @@ type Account struct {
 	// PollInterval is how often folders are searched without IDLE, and how often
 	// an idling watcher searches anyway (default 10s).
 	PollInterval time.Duration
+	// Limiter bounds the connections open to Host; nil means no bound.
+	Limiter *Limiter
 }
 
 func (a Account) timeout() time.Duration {
@@ -78,11 +81,34 @@ type Session struct {
 	// updates receives a value when the server reports new messages in the
 	// selected folder (an untagged EXISTS), to end an IDLE early.
 	updates chan struct{}
+	// raw is the TCP connection under any TLS, to end it with a FIN first.
+	raw net.Conn
+	// release gives the connection's slot back to the account's Limiter.
+	release func()
 }
 
-// Dial connects to the account's server and logs in. Every step is bounded by
-// the account's Timeout and by ctx.
+// Dial connects to the account's server and logs in. It first waits for a
+// connection slot at the host when the account has a Limiter (bounded by ctx
+// only: the wait is for other seeds, not for the server). Every network step
+// is bounded by the account's Timeout and by ctx.
 func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error) {
+	release := func() {}
+	if acct.Limiter != nil {
+		var err error
+		if release, err = acct.Limiter.acquire(ctx, acct.Host); err != nil {
+			return nil, fmt.Errorf("seed %s: waiting for an IMAP connection slot at %s: %w", acct.Name, acct.Host, err)
+		}
+	}
+	s, err := dial(ctx, acct, log)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	s.release = release
+	return s, nil
+}
+
+func dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error) {
 	s := &Session{acct: acct, log: log, updates: make(chan struct{}, 1)}
 	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
 	dctx, cancel := context.WithTimeout(ctx, acct.timeout())
@@ -92,6 +118,7 @@ func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 	if err != nil {
 		return nil, fmt.Errorf("seed %s: connect %s: %w", acct.Name, addr, err)
 	}
+	s.raw = conn
 	opts := &imapclient.Options{
 		TLSConfig: s.tlsConfig(),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -110,7 +137,7 @@ func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 	case SecurityTLS:
 		tc := tls.Client(conn, opts.TLSConfig)
 		if err := tc.HandshakeContext(dctx); err != nil {
-			conn.Close()
+			disconnectRaw(conn)
 			return nil, fmt.Errorf("seed %s: TLS with %s: %w", acct.Name, addr, err)
 		}
 		s.c, secure = imapclient.New(tc, opts), true
@@ -121,7 +148,7 @@ func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 			return err
 		}, func() { conn.Close() })
 		if err != nil {
-			conn.Close()
+			disconnectRaw(conn)
 			return nil, fmt.Errorf("seed %s: STARTTLS with %s: %w", acct.Name, addr, err)
 		}
 		secure = true
@@ -129,11 +156,11 @@ func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 		s.c = imapclient.New(conn, opts)
 	}
 	if err := s.Do(ctx, "greeting", func() error { return s.c.WaitGreeting() }); err != nil {
-		s.c.Close()
+		s.disconnect()
 		return nil, err
 	}
 	if err := s.login(ctx, secure); err != nil {
-		s.c.Close()
+		s.disconnect()
 		return nil, err
 	}
 	return s, nil
@@ -175,7 +202,7 @@ func (s *Session) login(ctx context.Context, secure bool) error {
 // takes no context, so a command that overruns has its connection closed, which
 // ends the wait.
 func (s *Session) Do(ctx context.Context, what string, f func() error) error {
-	err := s.bounded(ctx, f, func() { s.c.Close() })
+	err := s.bounded(ctx, f, func() { s.disconnect() })
 	if err != nil {
 		return fmt.Errorf("seed %s: %s: %w", s.acct.Name, what, err)
 	}
@@ -203,10 +230,54 @@ func (s *Session) bounded(ctx context.Context, f func() error, abort func()) err
 // Caps returns the server's capabilities.
 func (s *Session) Caps() imap.CapSet { return s.c.Caps() }
 
-// Close logs out (briefly) and closes the connection.
+// Close logs out (briefly), closes the connection and frees its slot.
 func (s *Session) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.bounded(ctx, func() error { return s.c.Logout().Wait() }, func() { s.c.Close() })
+	if s.bounded(ctx, func() error { return s.c.Logout().Wait() }, func() { s.disconnect() }) == nil {
+		// The slot is free once the server has let go of the session, not when
+		// we stop listening: a provider counting sessions must never see one
+		// more than the bound.
+		select {
+		case <-s.c.Closed():
+		case <-ctx.Done():
+		}
+	}
+	return s.abort()
+}
+
+// abort ends the connection without logging out (it is broken, or the
+// watcher is closing) and frees its slot.
+func (s *Session) abort() error {
+	err := s.disconnect()
+	s.release()
+	return err
+}
+
+// closeWait bounds how long ending a connection waits for the server to see it.
+const closeWait = 500 * time.Millisecond
+
+// disconnect ends the connection and returns once the server has closed its side
+// too, or after closeWait. Until then the server still counts the session, so
+// freeing its slot earlier could put one connection too many at the host.
+func (s *Session) disconnect() error {
+	if tc, ok := s.raw.(*net.TCPConn); ok {
+		tc.CloseWrite() // the server reads EOF, ends the session and closes
+	}
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-s.c.Closed():
+	case <-t.C:
+	}
 	return s.c.Close()
+}
+
+// disconnectRaw is disconnect for a connection that has no IMAP client yet.
+func disconnectRaw(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok && tc.CloseWrite() == nil {
+		conn.SetReadDeadline(time.Now().Add(closeWait))
+		io.Copy(io.Discard, conn)
+	}
+	conn.Close()
 }

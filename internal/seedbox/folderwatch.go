@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -13,30 +14,80 @@ import (
 // probeHeader is the header field that carries a probe's token (see message.Header).
 const probeHeader = "X-Mailflow-Probe"
 
-// folderWatch watches one folder on its own connection.
+// folderWatch watches one folder on its own connection, which it holds while
+// there is something to look for or nobody else waits for the host.
 type folderWatch struct {
 	w      *Watcher
 	folder Folder
-	s      *Session
+	s      *Session // nil while the folder holds no connection
 	// lastUID is the highest UID already looked at; messages at or below it are
-	// not searched again.
-	lastUID imap.UID
+	// not searched again while uidValidity holds.
+	lastUID     imap.UID
+	uidValidity uint32
+
+	mu sync.Mutex
+	// doomed holds found messages whose facts are stored, to delete.
+	doomed []imap.UID
+	// poke wakes the watcher when a deletion is queued.
+	poke chan struct{}
 }
 
 func (fw *folderWatch) selectFolder(ctx context.Context) error {
 	return fw.s.Do(ctx, fmt.Sprintf("select %q", fw.folder.Name), func() error {
-		_, err := fw.s.c.Select(fw.folder.Name, nil).Wait()
+		data, err := fw.s.c.Select(fw.folder.Name, nil).Wait()
+		if err == nil && data.UIDValidity != fw.uidValidity {
+			// A new UID space: start over, and forget deletions by old UIDs
+			// (housekeeping purges what they would have deleted).
+			fw.uidValidity, fw.lastUID = data.UIDValidity, 0
+			fw.mu.Lock()
+			fw.doomed = nil
+			fw.mu.Unlock()
+		}
 		return err
 	})
 }
 
 // run searches, waits for news, and searches again until ctx ends, reconnecting
-// after a dropped connection.
+// after a dropped connection and taking turns when the host is contended.
 func (fw *folderWatch) run(ctx context.Context) {
-	defer func() { fw.s.Close() }()
+	defer fw.hangUp()
+	if fw.s != nil { // the session that found the folders
+		if err := fw.selectFolder(ctx); err != nil {
+			fw.w.report(err)
+			fw.s.abort()
+			fw.s = nil
+		}
+	}
 	failures := 0
 	for ctx.Err() == nil {
+		if fw.s == nil {
+			if !fw.busy() {
+				fw.idle(ctx)
+				continue
+			}
+			if err := fw.connect(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				fw.w.report(err)
+				fw.w.log.Warn("imap watcher cannot connect", "seed", fw.w.acct.Name, "folder", fw.folder.Name, "err", err)
+				fw.sleep(ctx, backoff(failures))
+				failures++
+				continue
+			}
+		}
 		err := fw.scan(ctx)
+		if err == nil {
+			err = fw.deleteStored(ctx)
+		}
+		if err == nil && fw.contended() {
+			// Others wait for this host: hand the slot on, come back later.
+			fw.hangUp()
+			if fw.busy() {
+				fw.sleep(ctx, fw.w.acct.pollInterval())
+			}
+			continue
+		}
 		if err == nil {
 			err = fw.wait(ctx)
 		}
@@ -49,31 +100,124 @@ func (fw *folderWatch) run(ctx context.Context) {
 		}
 		fw.w.report(err)
 		fw.w.log.Warn("imap watcher lost its connection", "seed", fw.w.acct.Name, "folder", fw.folder.Name, "err", err)
-		fw.s.c.Close()
-		for ctx.Err() == nil {
-			t := time.NewTimer(backoff(failures))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			failures++
-			s, err := Dial(ctx, fw.w.acct, fw.w.log)
-			if err == nil {
-				fw.s = s
-				if err = fw.selectFolder(ctx); err == nil {
-					break
-				}
-				s.c.Close()
-			}
-			fw.w.report(err)
-		}
+		fw.s.abort()
+		fw.s = nil
+		fw.sleep(ctx, backoff(failures))
+		failures++
 	}
 }
 
+// connect logs in (waiting for a slot at the host) and selects the folder.
+func (fw *folderWatch) connect(ctx context.Context) error {
+	s, err := Dial(ctx, fw.w.acct, fw.w.log)
+	if err != nil {
+		return err
+	}
+	fw.s = s
+	if err := fw.selectFolder(ctx); err != nil {
+		s.abort()
+		fw.s = nil
+		return err
+	}
+	return nil
+}
+
+// hangUp deletes what may be deleted and logs out, freeing the host slot.
+// A deletion the store already allows is not abandoned on the way out, even
+// when the watcher is closing or its connection broke: it gets one more
+// connection, bounded by the account's timeout.
+func (fw *folderWatch) hangUp() {
+	if fw.hasDoomed() {
+		if fw.s != nil && closed(fw.s) {
+			fw.s.abort()
+			fw.s = nil
+		}
+		var err error
+		if fw.s == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), fw.w.acct.timeout())
+			err = fw.connect(ctx)
+			cancel()
+		}
+		if err == nil {
+			err = fw.deleteStored(context.Background())
+		}
+		if err != nil {
+			fw.w.log.Warn("could not delete probe messages; housekeeping will", "seed", fw.w.acct.Name, "folder", fw.folder.Name, "err", err)
+		}
+	}
+	if fw.s != nil {
+		fw.s.Close()
+		fw.s = nil
+	}
+}
+
+func closed(s *Session) bool {
+	select {
+	case <-s.c.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
+func (fw *folderWatch) hasDoomed() bool {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return len(fw.doomed) > 0
+}
+
+// busy reports whether the folder has work: tokens to look for or messages to delete.
+func (fw *folderWatch) busy() bool {
+	if ok, _ := fw.w.waiting(); ok {
+		return true
+	}
+	return fw.hasDoomed()
+}
+
+// idle waits, holding no connection, until there is work or ctx ends.
+func (fw *folderWatch) idle(ctx context.Context) {
+	ok, more := fw.w.waiting()
+	if ok {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-more:
+	case <-fw.poke:
+	}
+}
+
+func (fw *folderWatch) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// contended reports whether other connections wait for a slot at the host.
+func (fw *folderWatch) contended() bool {
+	select {
+	case <-fw.contention():
+		return true
+	default:
+		return false
+	}
+}
+
+// contention is closed while others wait for the host; nil (never ready)
+// without a Limiter.
+func (fw *folderWatch) contention() <-chan struct{} {
+	if fw.w.acct.Limiter == nil {
+		return nil
+	}
+	return fw.w.acct.Limiter.Contended(fw.w.acct.Host)
+}
+
 // wait returns when the server reports new mail (IDLE, RFC 2177), when the poll
-// interval has passed, or when ctx ends.
+// interval has passed, when a deletion is queued, when another connection
+// waits for the host, or when ctx ends.
 func (fw *folderWatch) wait(ctx context.Context) error {
 	timer := time.NewTimer(fw.w.acct.pollInterval())
 	defer timer.Stop()
@@ -81,6 +225,8 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-timer.C:
+		case <-fw.poke:
+		case <-fw.contention():
 		}
 		return nil
 	}
@@ -108,6 +254,8 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-timer.C:
 	case <-fw.s.updates:
+	case <-fw.poke:
+	case <-fw.contention():
 	case <-fw.s.c.Closed():
 	}
 	return fw.s.Do(context.Background(), "end idle", func() error {
@@ -210,36 +358,54 @@ func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, 
 	if err != nil {
 		return err
 	}
-	if msg == nil || !fw.w.claim(token) {
-		return nil // expunged meanwhile, or already reported from the other folder
+	if msg == nil {
+		return nil // expunged meanwhile
+	}
+	sink := fw.w.claim(token)
+	if sink == nil {
+		return nil // already reported from the other folder, or forgotten
 	}
 	f := Found{
 		Seed: fw.w.acct.Name, Token: token, Folder: fw.folder.Name, Role: fw.folder.Role,
 		UID: uint32(uid), InternalDate: msg.internalDate.UTC(), SeenAt: seenAt,
-		Flags: msg.flags, Header: msg.header, stored: make(chan struct{}),
+		Flags: msg.flags, Header: msg.header,
+	}
+	if fw.w.acct.Cleanup {
+		f.stored = func() { fw.doom(uid) }
 	}
 	select {
-	case fw.w.found <- f:
-	case <-ctx.Done():
-		return nil
+	case sink <- f:
+	default:
+		fw.w.log.Error("probe found but its round has no room for it; it stays for housekeeping", "seed", f.Seed, "token", token)
 	}
-	if !fw.w.acct.Cleanup {
-		return nil
-	}
+	return nil
+}
+
+// doom queues a stored probe's message for deletion and wakes the watcher.
+func (fw *folderWatch) doom(uid imap.UID) {
+	fw.mu.Lock()
+	fw.doomed = append(fw.doomed, uid)
+	fw.mu.Unlock()
 	select {
-	case <-f.stored:
-	case <-ctx.Done():
-		select {
-		case <-f.stored: // stored just before the watcher was closed
-		default:
-			return nil // not stored: keep the message for the next run to find
-		}
+	case fw.poke <- struct{}{}:
+	default:
 	}
-	// Closing the watcher must not abandon a deletion the store already allows:
-	// it runs to its own timeout, and Close waits for it.
-	if err := fw.remove(context.WithoutCancel(ctx), uid); err != nil {
-		fw.w.log.Warn("could not delete probe message", "seed", f.Seed, "folder", f.Folder, "token", token, "err", err)
+}
+
+// deleteStored deletes the queued messages. On failure they stay queued.
+func (fw *folderWatch) deleteStored(ctx context.Context) error {
+	fw.mu.Lock()
+	uids := fw.doomed
+	fw.mu.Unlock()
+	if len(uids) == 0 {
+		return nil
 	}
+	if err := fw.s.remove(ctx, fw.folder.Name, uids...); err != nil {
+		return err
+	}
+	fw.mu.Lock()
+	fw.doomed = fw.doomed[min(len(uids), len(fw.doomed)):]
+	fw.mu.Unlock()
 	return nil
 }
 
@@ -247,11 +413,6 @@ type imapFetched struct {
 	internalDate time.Time
 	flags        []string
 	header       []byte
-}
-
-// remove deletes one message of the watched folder.
-func (fw *folderWatch) remove(ctx context.Context, uid imap.UID) error {
-	return fw.s.remove(ctx, fw.folder.Name, uid)
 }
 
 // remove deletes messages of the selected folder: UID EXPUNGE (RFC 4315) where

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -18,7 +17,7 @@ import (
 	"github.com/mailflow/mailflow/internal/message"
 )
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 func newLab(t *testing.T) *lab.Lab {
 	t.Helper()
@@ -63,8 +62,9 @@ func deliver(t *testing.T, l *lab.Lab, seed, token string) {
 	}
 }
 
-// watch starts a Watcher on acct, closed with the test; ctx bounds the test's waits.
-func watch(t *testing.T, acct Account) (context.Context, *Watcher) {
+// watch starts a Watcher on acct, closed with the test; ctx bounds the test's
+// waits, and found receives what the watcher is told to expect.
+func watch(t *testing.T, acct Account) (ctx context.Context, w *Watcher, found chan Found) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -73,7 +73,7 @@ func watch(t *testing.T, acct Account) (context.Context, *Watcher) {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Close)
-	return ctx, w
+	return ctx, w, make(chan Found, 16)
 }
 
 func token(t *testing.T) string {
@@ -132,15 +132,15 @@ func TestDialRefusals(t *testing.T) {
 
 func TestWatchFindsExpectedTokensOnly(t *testing.T) {
 	l := newLab(t)
-	ctx, w := watch(t, account(t, l, "bob", l.IMAP, SecurityTLS))
+	ctx, w, found := watch(t, account(t, l, "bob", l.IMAP, SecurityTLS))
 	ours, theirs := token(t), token(t)
-	w.Expect(ours)
+	w.Expect(found, ours)
 	start := time.Now()
 	deliver(t, l, "bob", theirs) // another monitor's probe in a shared box
 	deliver(t, l, "bob", ours)
 	var f Found
 	select {
-	case f = <-w.Found():
+	case f = <-found:
 	case <-ctx.Done():
 		t.Fatal("probe not found")
 	}
@@ -160,7 +160,7 @@ func TestWatchFindsExpectedTokensOnly(t *testing.T) {
 		t.Errorf("Junk holds %d messages after cleanup, want 1 (the other monitor's probe stays)", n)
 	}
 	select {
-	case extra := <-w.Found():
+	case extra := <-found:
 		t.Errorf("reported a probe that was not expected: %s", extra.Token)
 	default:
 	}
@@ -168,12 +168,12 @@ func TestWatchFindsExpectedTokensOnly(t *testing.T) {
 
 func TestUnstoredProbeIsKept(t *testing.T) {
 	l := newLab(t)
-	ctx, w := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
+	ctx, w, found := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
 	tok := token(t)
-	w.Expect(tok)
+	w.Expect(found, tok)
 	deliver(t, l, "alice", tok)
 	select {
-	case <-w.Found(): // not acknowledged as stored
+	case <-found: // not acknowledged as stored
 	case <-ctx.Done():
 		t.Fatal("probe not found")
 	}
@@ -187,12 +187,12 @@ func TestWatchPollsWithoutIDLE(t *testing.T) {
 	l := newLabWith(t, lab.Options{NoIDLE: true})
 	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
 	acct.PollInterval = 200 * time.Millisecond
-	ctx, w := watch(t, acct)
+	ctx, w, found := watch(t, acct)
 	tok := token(t)
-	w.Expect(tok)
+	w.Expect(found, tok)
 	deliver(t, l, "alice", tok)
 	select {
-	case f := <-w.Found():
+	case f := <-found:
 		if f.Token != tok || f.Role != RoleInbox {
 			t.Errorf("found %s in %s, want our token in the inbox", f.Token, f.Role)
 		}
@@ -251,15 +251,16 @@ func TestPurge(t *testing.T) {
 
 func TestWatchRecoversFromACutConnection(t *testing.T) {
 	l := newLab(t)
-	ctx, w := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
+	ctx, w, found := watch(t, account(t, l, "alice", l.IMAP, SecurityTLS))
+	tok := token(t)
+	w.Expect(found, tok) // the junk folder connects when there is something to find
+	waitFor(t, "inbox and junk connections", func() bool { open, _ := l.IMAPConnections(); return open == 2 })
 	if n := l.CutIMAP(); n != 2 {
 		t.Fatalf("cut %d connections, want 2 (inbox and junk watchers)", n)
 	}
-	tok := token(t)
-	w.Expect(tok)
 	deliver(t, l, "alice", tok)
 	select {
-	case f := <-w.Found():
+	case f := <-found:
 		if f.Token != tok {
 			t.Errorf("found %s, want %s", f.Token, tok)
 		}
@@ -277,4 +278,15 @@ func TestWatchRecoversFromACutConnection(t *testing.T) {
 	default:
 		t.Error("the cut was not reported on Errors")
 	}
+}
+
+// waitFor polls cond for up to 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("still waiting for %s after 10s", what)
 }

@@ -2,6 +2,7 @@ package seedbox
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -24,108 +25,180 @@ type Found struct {
 	Flags  []string
 	Header []byte // the full header block as stored
 
-	// stored is closed by Stored; cleanup waits for it.
-	stored chan struct{}
+	// stored queues the message's deletion; nil when the account keeps messages.
+	stored func()
 }
 
 // Stored tells the watcher that the facts of f are safe in the store, so the
 // message may be deleted (when the account asks for cleanup). Deleting before
-// that could lose a probe to a crash.
+// that could lose a probe to a crash. It never blocks: the folder's watcher
+// deletes the message on its connection soon after.
 func (f Found) Stored() {
 	if f.stored != nil {
-		close(f.stored)
+		f.stored()
 	}
 }
 
-// Watcher watches a seed's inbox and junk folder, each on its own connection
-// (one IDLE covers one selected folder), for the tokens it is told to expect.
+// retryAfter is how long a failed first connection is reported as is before
+// the next Ready tries again; rounds that start together share one attempt.
+const retryAfter = 10 * time.Second
+
+// Watcher watches one seed's inbox and junk folder for the tokens it is told to
+// expect, for as long as it lives: one Watcher serves every round of every check
+// that names the seed. Each folder is watched on its own connection (one IDLE
+// covers one selected folder), opened when there is something to look for and
+// kept open between rounds, unless other connections to the same host are
+// waiting for a slot: then, after a search, it logs out and takes its turn again
+// a poll interval later.
 type Watcher struct {
-	acct    Account
-	log     *slog.Logger
-	folders []Folder
+	acct Account
+	log  *slog.Logger
 
 	mu       sync.Mutex
-	expected map[string]struct{}
+	expected map[string]chan<- Found
+	// more is closed and replaced when tokens are expected, to wake idle folders.
+	more chan struct{}
+	// folders is nil until the first connection found them.
+	folders []Folder
+	// attempt is closed when a running first connection ends; nil when none runs.
+	attempt  chan struct{}
+	err      error // why the last first connection failed
+	failedAt time.Time
 
-	found  chan Found
 	errs   chan error
+	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Watch logs in, finds the folders and starts one watcher per folder. It returns
-// once every folder is selected, so a probe sent afterwards cannot be missed.
-// Close the Watcher to stop it.
-func Watch(ctx context.Context, acct Account, log *slog.Logger) (*Watcher, error) {
-	s, err := Dial(ctx, acct, log)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.Folders(ctx)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	folders, err := watched(all, acct.Name)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	if len(folders) == 1 {
-		log.Warn("no junk folder found; probes filed as spam will look missing", "seed", acct.Name)
-	}
-	wctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{
-		acct: acct, log: log, folders: folders,
-		expected: map[string]struct{}{},
-		found:    make(chan Found, 64),
+// NewWatcher returns a Watcher for acct that has not connected yet; Ready
+// connects it. Close it when done.
+func NewWatcher(acct Account, log *slog.Logger) *Watcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Watcher{
+		acct: acct, log: log,
+		expected: map[string]chan<- Found{},
+		more:     make(chan struct{}),
 		errs:     make(chan error, 16),
-		cancel:   cancel,
+		ctx:      ctx, cancel: cancel,
 	}
-	// The first folder reuses the session that listed the folders.
-	sessions := []*Session{s}
-	for range folders[1:] {
-		extra, err := Dial(ctx, acct, log)
-		if err != nil {
-			for _, s := range sessions {
-				s.Close()
-			}
-			cancel()
-			return nil, err
-		}
-		sessions = append(sessions, extra)
-	}
-	fws := make([]*folderWatch, len(folders))
-	for i, f := range folders {
-		fws[i] = &folderWatch{w: w, folder: f, s: sessions[i]}
-		if err := fws[i].selectFolder(ctx); err != nil {
-			for _, s := range sessions {
-				s.Close()
-			}
-			cancel()
-			return nil, err
-		}
-	}
-	for _, fw := range fws {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			fw.run(wctx)
-		}()
+}
+
+// Watch returns a Watcher that is Ready.
+func Watch(ctx context.Context, acct Account, log *slog.Logger) (*Watcher, error) {
+	w := NewWatcher(acct, log)
+	if err := w.Ready(ctx); err != nil {
+		w.Close()
+		return nil, err
 	}
 	return w, nil
 }
 
-// Folders returns the watched folders, inbox first.
-func (w *Watcher) Folders() []Folder { return w.folders }
+// Ready returns nil once the seed's folders are known and watched: a probe sent
+// afterwards cannot be missed. The first call logs in, finds the folders and
+// starts their watchers; later calls return at once. When the first connection
+// failed (a wrong password, an unreachable server), Ready returns why, and
+// tries again if the failure is older than retryAfter.
+func (w *Watcher) Ready(ctx context.Context) error {
+	w.mu.Lock()
+	if w.folders != nil {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.attempt == nil {
+		if w.err != nil && time.Since(w.failedAt) < retryAfter {
+			err := w.err
+			w.mu.Unlock()
+			return err
+		}
+		w.attempt = make(chan struct{})
+		w.wg.Add(1)
+		go w.discover(w.attempt)
+	}
+	attempt := w.attempt
+	w.mu.Unlock()
+	select {
+	case <-attempt:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.folders != nil {
+		return nil
+	}
+	return w.err
+}
 
-// Expect adds tokens to look for. Call it before the probe is sent.
-func (w *Watcher) Expect(tokens ...string) {
+// discover logs in, finds the folders and starts one watcher per folder; the
+// inbox's watcher keeps the session that found them.
+func (w *Watcher) discover(done chan struct{}) {
+	defer w.wg.Done()
+	folders, s, err := w.findFolders()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer close(done)
+	w.attempt = nil
+	if err != nil {
+		w.err, w.failedAt = err, time.Now()
+		return
+	}
+	if w.ctx.Err() != nil { // closed meanwhile
+		s.Close()
+		w.err = errors.New("seed " + w.acct.Name + ": watcher closed")
+		return
+	}
+	w.folders, w.err = folders, nil
+	if len(folders) == 1 {
+		w.log.Warn("no junk folder found; probes filed as spam will look missing", "seed", w.acct.Name)
+	}
+	for i, f := range folders {
+		fw := &folderWatch{w: w, folder: f, poke: make(chan struct{}, 1)}
+		if i == 0 {
+			fw.s = s
+		}
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			fw.run(w.ctx)
+		}()
+	}
+}
+
+func (w *Watcher) findFolders() ([]Folder, *Session, error) {
+	s, err := Dial(w.ctx, w.acct, w.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := s.Folders(w.ctx)
+	if err == nil {
+		var folders []Folder
+		if folders, err = watched(all, w.acct.Name); err == nil {
+			return folders, s, nil
+		}
+	}
+	s.Close()
+	return nil, nil, err
+}
+
+// Folders returns the watched folders, inbox first; nil before Ready succeeded.
+func (w *Watcher) Folders() []Folder {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.folders
+}
+
+// Expect adds tokens to look for; each one found is sent once to sink, which
+// must have room for it (the watcher never waits on a sink). Call it before
+// the probe is sent.
+func (w *Watcher) Expect(sink chan<- Found, tokens ...string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, t := range tokens {
-		w.expected[t] = struct{}{}
+		w.expected[t] = sink
 	}
+	close(w.more)
+	w.more = make(chan struct{})
 }
 
 // Forget stops looking for a token (its probe failed, or its deadline passed).
@@ -135,14 +208,14 @@ func (w *Watcher) Forget(token string) {
 	delete(w.expected, token)
 }
 
-// claim reports whether token is expected and stops expecting it, so a probe
-// copied into two folders is reported once, from the first folder that saw it.
-func (w *Watcher) claim(token string) bool {
+// claim returns the sink of an expected token and stops expecting it, so a
+// probe copied into two folders is reported once, from the first folder that saw it.
+func (w *Watcher) claim(token string) chan<- Found {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.expected[token]
+	sink := w.expected[token]
 	delete(w.expected, token)
-	return ok
+	return sink
 }
 
 func (w *Watcher) isExpected(token string) bool {
@@ -152,8 +225,13 @@ func (w *Watcher) isExpected(token string) bool {
 	return ok
 }
 
-// Found delivers each expected probe once, as it is seen.
-func (w *Watcher) Found() <-chan Found { return w.found }
+// waiting returns whether any token is expected, and a channel closed when
+// more are.
+func (w *Watcher) waiting() (bool, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.expected) > 0, w.more
+}
 
 // Errors delivers connection problems; the watcher keeps reconnecting.
 func (w *Watcher) Errors() <-chan error { return w.errs }

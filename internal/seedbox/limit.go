@@ -1,0 +1,126 @@
+package seedbox
+
+import (
+	"context"
+	"strings"
+	"sync"
+)
+
+// Limiter bounds the IMAP connections open at once to each host. Providers cap
+// concurrent sessions, and a thousand seeds at one provider must not open two
+// thousand connections. Waiters are served first come, first served, and a
+// connection holder can learn that others wait (Contended) and hand its slot on.
+type Limiter struct {
+	max int
+
+	mu    sync.Mutex
+	hosts map[string]*hostSlots
+}
+
+type hostSlots struct {
+	open    int
+	waiters []chan struct{}
+	// contended is closed when a waiter arrives, and replaced once none waits.
+	contended chan struct{}
+}
+
+// NewLimiter returns a Limiter allowing perHost connections per host (at least 1).
+func NewLimiter(perHost int) *Limiter {
+	return &Limiter{max: max(perHost, 1), hosts: map[string]*hostSlots{}}
+}
+
+// PerHost returns the bound.
+func (l *Limiter) PerHost() int { return l.max }
+
+func (l *Limiter) host(name string) *hostSlots {
+	name = strings.ToLower(name)
+	h := l.hosts[name]
+	if h == nil {
+		h = &hostSlots{contended: make(chan struct{})}
+		l.hosts[name] = h
+	}
+	return h
+}
+
+// acquire waits for a free slot at host, or for ctx to end. The returned
+// function gives the slot back; it may be called more than once.
+func (l *Limiter) acquire(ctx context.Context, host string) (release func(), err error) {
+	l.mu.Lock()
+	h := l.host(host)
+	if h.open < l.max && len(h.waiters) == 0 {
+		h.open++
+		l.mu.Unlock()
+		return l.releaser(h), nil
+	}
+	ready := make(chan struct{})
+	h.waiters = append(h.waiters, ready)
+	if len(h.waiters) == 1 {
+		close(h.contended)
+	}
+	l.mu.Unlock()
+	select {
+	case <-ready: // the releaser counted the slot as ours
+		return l.releaser(h), nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, w := range h.waiters {
+			if w == ready {
+				h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+				l.settle(h)
+				return nil, ctx.Err()
+			}
+		}
+		// Handed a slot just as ctx ended: give it to the next in line.
+		l.handOn(h)
+		return nil, ctx.Err()
+	}
+}
+
+func (l *Limiter) releaser(h *hostSlots) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.handOn(h)
+		})
+	}
+}
+
+// handOn passes a released slot to the first waiter, or frees it. l.mu is held.
+func (l *Limiter) handOn(h *hostSlots) {
+	if len(h.waiters) == 0 {
+		h.open--
+		return
+	}
+	close(h.waiters[0])
+	h.waiters = h.waiters[1:]
+	l.settle(h)
+}
+
+// settle renews the contended signal once nobody waits. l.mu is held.
+func (l *Limiter) settle(h *hostSlots) {
+	if len(h.waiters) == 0 {
+		select {
+		case <-h.contended:
+			h.contended = make(chan struct{})
+		default:
+		}
+	}
+}
+
+// Contended returns a channel that is closed while some connection to host is
+// waiting for a slot.
+func (l *Limiter) Contended(host string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.host(host).contended
+}
+
+// Open returns the number of connections held at host.
+func (l *Limiter) Open(host string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.host(host).open
+}
