@@ -9,23 +9,27 @@ import (
 // ProbeJSON is the stable JSON form of a probe (`--json`). Fields are only ever
 // added; durations are in milliseconds, instants in RFC 3339 UTC.
 type ProbeJSON struct {
-	Token       string     `json:"token"`
-	Round       int64      `json:"round"`
-	Check       string     `json:"check"`
-	Path        string     `json:"path"`
-	Seed        string     `json:"seed"`
-	SeedAddress string     `json:"seed_address"`
-	Provider    string     `json:"provider"`
-	State       string     `json:"state"`
-	Placement   string     `json:"placement"`
-	CreatedAt   time.Time  `json:"created_at"`
-	DeadlineAt  time.Time  `json:"deadline_at"`
-	LatencyMS   *float64   `json:"latency_ms"`
-	Error       string     `json:"error,omitempty"`
-	SMTP        SMTPJSON   `json:"smtp"`
-	TLS         *TLSJSON   `json:"tls"`
-	Found       *FoundJSON `json:"found"`
-	Auth        AuthJSON   `json:"auth"`
+	Token       string    `json:"token"`
+	Round       int64     `json:"round"`
+	Check       string    `json:"check"`
+	Path        string    `json:"path"`
+	Seed        string    `json:"seed"`
+	SeedAddress string    `json:"seed_address"`
+	Provider    string    `json:"provider"`
+	State       string    `json:"state"`
+	Placement   string    `json:"placement"`
+	CreatedAt   time.Time `json:"created_at"`
+	DeadlineAt  time.Time `json:"deadline_at"`
+	LatencyMS   *float64  `json:"latency_ms"`
+	// LatencyBasis is "seen" (to when mailflow saw the message) or
+	// "internaldate" (to the server's arrival time, for a message that arrived
+	// while its folder was not watched); "" when not found.
+	LatencyBasis string     `json:"latency_basis"`
+	Error        string     `json:"error,omitempty"`
+	SMTP         SMTPJSON   `json:"smtp"`
+	TLS          *TLSJSON   `json:"tls"`
+	Found        *FoundJSON `json:"found"`
+	Auth         AuthJSON   `json:"auth"`
 }
 
 // SMTPJSON is the submission of a probe.
@@ -114,7 +118,7 @@ func toJSON(p store.Probe) ProbeJSON {
 	if p.State == store.StateFound {
 		g := p.Sighting
 		l := millis(g.Latency)
-		out.LatencyMS = &l
+		out.LatencyMS, out.LatencyBasis = &l, g.LatencyBasis
 		out.Found = &FoundJSON{At: g.FoundAt, Folder: g.Folder, Role: g.FolderRole, UID: g.UID,
 			InternalDate: g.InternalDate, Flags: g.Flags}
 	}

@@ -78,6 +78,9 @@ func latencyCell(p store.Probe) string {
 	if p.State != store.StateFound {
 		return "-"
 	}
+	if p.Sighting.LatencyBasis == store.LatencyInternalDate {
+		return "~" + formatDuration(p.Sighting.Latency) // to INTERNALDATE, whole seconds at most servers
+	}
 	return formatDuration(p.Sighting.Latency)
 }
 

@@ -177,7 +177,12 @@ func (r *Runner) recordSubmission(ctx context.Context, j *job, res submit.Result
 // recordFound judges a found probe and stores the verdict.
 func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *slog.Logger) error {
 	// Both instants carry the monotonic clock: immune to wall-clock steps.
-	latency := f.SeenAt.Sub(j.submitStart)
+	latency, basis := f.SeenAt.Sub(j.submitStart), store.LatencySeen
+	if f.Unwatched && !f.InternalDate.Before(j.submitStart.Truncate(time.Second)) {
+		// It arrived while nobody watched (a reconnect, a turn, a restart):
+		// the server's arrival time, coarse as it is, beats counting the gap.
+		latency, basis = max(f.InternalDate.Sub(j.submitStart), 0), store.LatencyInternalDate
+	}
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(f.Header)))
 	if err != nil {
 		log.Warn("found probe has an unreadable header", "seed", f.Seed, "err", err)
@@ -203,7 +208,7 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 		"latency", latency.Round(time.Microsecond))
 	err = r.Store.RecordFound(ctx, j.probe.ID, string(placement), store.Sighting{
 		FoundAt: f.SeenAt, Folder: f.Folder, FolderRole: f.Role, UID: f.UID, InternalDate: f.InternalDate,
-		Latency: latency, Flags: f.Flags, Headers: string(f.Header),
+		Latency: latency, LatencyBasis: basis, Flags: f.Flags, Headers: string(f.Header),
 	}, store.Auth{AuthservID: auth.AuthservID, SPF: auth.SPF, DKIM: auth.DKIM, DMARC: auth.DMARC}, rows)
 	if err == nil {
 		f.Stored()

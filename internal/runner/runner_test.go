@@ -100,8 +100,10 @@ func TestEveryPathLandsInInbox(t *testing.T) {
 			if p.Submission.TLSVersion == "" || p.Submission.CertIssuer == "" {
 				t.Errorf("TLS version %q issuer %q, want a TLS session with the lab certificate", p.Submission.TLSVersion, p.Submission.CertIssuer)
 			}
-			if p.Submission.Code != 250 || p.Sighting.Latency <= 0 || p.Sighting.Latency > 10*time.Second {
-				t.Errorf("final code %d latency %s, want 250 and a positive latency", p.Submission.Code, p.Sighting.Latency)
+			if p.Submission.Code != 250 || p.Sighting.Latency <= 0 || p.Sighting.Latency > 10*time.Second ||
+				p.Sighting.LatencyBasis != store.LatencySeen {
+				t.Errorf("final code %d latency %s (%s), want 250 and a positive latency to when it was seen",
+					p.Submission.Code, p.Sighting.Latency, p.Sighting.LatencyBasis)
 			}
 			if p.Sighting.InternalDate.IsZero() || !strings.Contains(p.Sighting.Headers, "X-Mailflow-Probe: "+p.Token) {
 				t.Errorf("sighting lacks INTERNALDATE or the probe header: %+v", p.Sighting)

@@ -24,6 +24,8 @@ type folderWatch struct {
 	// not searched again while uidValidity holds.
 	lastUID     imap.UID
 	uidValidity uint32
+	// since is when the current connection started watching the folder.
+	since time.Time
 
 	mu sync.Mutex
 	// doomed holds found messages whose facts are stored, to delete.
@@ -35,6 +37,7 @@ type folderWatch struct {
 func (fw *folderWatch) selectFolder(ctx context.Context) error {
 	return fw.s.Do(ctx, fmt.Sprintf("select %q", fw.folder.Name), func() error {
 		data, err := fw.s.c.Select(fw.folder.Name, nil).Wait()
+		fw.since = time.Now()
 		if err == nil && data.UIDValidity != fw.uidValidity {
 			// A new UID space: start over, and forget deletions by old UIDs
 			// (housekeeping purges what they would have deleted).
@@ -369,6 +372,8 @@ func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, 
 		Seed: fw.w.acct.Name, Token: token, Folder: fw.folder.Name, Role: fw.folder.Role,
 		UID: uint32(uid), InternalDate: msg.internalDate.UTC(), SeenAt: seenAt,
 		Flags: msg.flags, Header: msg.header,
+		// INTERNALDATE often has whole seconds: only a second earlier is surely earlier.
+		Unwatched: msg.internalDate.Before(fw.since.Truncate(time.Second)),
 	}
 	if fw.w.acct.Cleanup {
 		f.stored = func() { fw.doom(uid) }

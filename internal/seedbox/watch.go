@@ -24,6 +24,10 @@ type Found struct {
 	SeenAt time.Time
 	Flags  []string
 	Header []byte // the full header block as stored
+	// Unwatched says the message arrived (by its INTERNALDATE) before the
+	// folder's current connection started watching: after a reconnect or
+	// while waiting for a turn. SeenAt then includes that gap.
+	Unwatched bool
 
 	// stored queues the message's deletion; nil when the account keeps messages.
 	stored func()

@@ -87,11 +87,24 @@ type Sighting struct {
 	FolderRole   string
 	UID          uint32
 	InternalDate time.Time
-	// Latency is from the start of submission to FoundAt.
+	// Latency is from the start of submission to FoundAt, or to InternalDate
+	// when LatencyBasis says so.
 	Latency time.Duration
-	Flags   []string
-	Headers string
+	// LatencyBasis is LatencySeen or LatencyInternalDate.
+	LatencyBasis string
+	Flags        []string
+	Headers      string
 }
+
+// Latency bases.
+const (
+	// LatencySeen: to the moment the watcher saw the message.
+	LatencySeen = "seen"
+	// LatencyInternalDate: to the server's INTERNALDATE, for a message that
+	// arrived while no connection watched its folder (after a reconnect, or
+	// while waiting for a turn), so that the gap is not counted as delivery time.
+	LatencyInternalDate = "internaldate"
+)
 
 // Auth is the trusted authentication summary.
 type Auth struct {
@@ -179,11 +192,11 @@ func (d *DB) RecordSubmission(ctx context.Context, id int64, state, placement st
 func (d *DB) RecordFound(ctx context.Context, id int64, placement string, s Sighting, a Auth, rows []AuthRow) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE probes SET state = ?, placement = ?, finished_at = ?, found_at = ?,
-			folder = ?, folder_role = ?, imap_uid = ?, internal_date = ?, latency_ms = ?, flags = ?, headers = ?,
-			authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
+			folder = ?, folder_role = ?, imap_uid = ?, internal_date = ?, latency_ms = ?, latency_basis = ?,
+			flags = ?, headers = ?, authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
 			WHERE id = ? AND state IN (?, ?)`,
 			StateFound, placement, ts(s.FoundAt), ts(s.FoundAt), s.Folder, s.FolderRole, s.UID, ts(s.InternalDate),
-			ms(s.Latency), strings.Join(s.Flags, " "), s.Headers,
+			ms(s.Latency), s.LatencyBasis, strings.Join(s.Flags, " "), s.Headers,
 			a.AuthservID, a.SPF, a.DKIM, a.DMARC, id, StatePending, StateSent)
 		if err := oneRow(r, err); err != nil {
 			return err
@@ -227,7 +240,7 @@ const probeColumns = `id, round_id, token, check_name, path, seed, seed_address,
 	created_at, deadline_at, finished_at, error, submit_started_at, submit_ms, accepted_at, smtp_outcome, smtp_stage,
 	smtp_code, smtp_enhanced, smtp_text, smtp_reason, queue_id, tls_version, tls_cipher, tls_server_name,
 	tls_cert_subject, tls_cert_issuer, tls_cert_expiry, transcript, found_at, folder, folder_role, imap_uid,
-	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc, smtp_reused`
+	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc, smtp_reused, latency_basis`
 
 // RoundProbes returns the probes of a round with their stages and auth rows, in
 // the order they were written.
@@ -335,7 +348,7 @@ func scanProbe(r scanner) (Probe, error) {
 		&s.Code, &s.EnhancedCode, &s.Text, &s.Reason, &s.QueueID, &s.TLSVersion, &s.TLSCipher, &s.TLSServer,
 		&s.CertSubject, &s.CertIssuer, &expiry, &s.Transcript, &found, &g.Folder, &g.FolderRole, &g.UID,
 		&internal, &latMS, &flags, &g.Headers, &p.Auth.AuthservID, &p.Auth.SPF,
-		&p.Auth.DKIM, &p.Auth.DMARC, &s.Reused)
+		&p.Auth.DKIM, &p.Auth.DMARC, &s.Reused, &g.LatencyBasis)
 	if err != nil {
 		return p, err
 	}

@@ -141,6 +141,8 @@ var migrations = []string{
 	);`,
 	// 2: probes sent over a connection opened for an earlier probe.
 	`ALTER TABLE probes ADD COLUMN smtp_reused INTEGER NOT NULL DEFAULT 0;`,
+	// 3: what the latency was measured to: "seen" or "internaldate".
+	`ALTER TABLE probes ADD COLUMN latency_basis TEXT NOT NULL DEFAULT '';`,
 }
 
 func (d *DB) migrate(ctx context.Context) error {
