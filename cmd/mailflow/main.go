@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,6 +46,8 @@ Usage:
   mailflow seeds --config FILE [--stale-after 1h]
                                               log in to every seed: folders, roles, leftover probes
   mailflow config check --config FILE         validate a config and print what it resolved
+  mailflow analyze [--json] [--trust ID]... [--provider ID] FILE.eml | -
+                                              read one message's header: authentication, verdicts
 
 Exit status: 0 every probe in the inbox, 1 a probe in spam or missing,
 2 a probe could not be sent or looked for (or the command could not run), 64 usage error.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stderr)
 	case "seeds":
 		return seedsCmd(ctx, args[1:], stdout, stderr)
+	case "analyze":
+		return analyzeCmd(args[1:], os.Stdin, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "mailflow config: the only subcommand is \"check\" (mailflow config check --config FILE)")
@@ -89,11 +92,8 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 
 // parse parses args and reports the exit status to use when it fails.
 func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
+	if code, ok := parseSome(fs, args); !ok {
+		return code, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))

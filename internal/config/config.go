@@ -171,6 +171,9 @@ type Provider struct {
 	IMAPSecurity Security
 	JunkFolders  []string
 	AuthservIDs  []string
+	// TrustTopmostWithoutID trusts the topmost Authentication-Results field
+	// when it has no authserv-id, as Microsoft 365 writes it.
+	TrustTopmostWithoutID bool
 	// MaxConnections is the provider's cap on concurrent IMAP sessions per account (0: unknown).
 	MaxConnections int
 	Notes          string

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/mailflow/mailflow/internal/store"
@@ -30,6 +31,8 @@ type ProbeJSON struct {
 	TLS          *TLSJSON   `json:"tls"`
 	Found        *FoundJSON `json:"found"`
 	Auth         AuthJSON   `json:"auth"`
+	// Analysis is the header analysis of a found probe (AnalysisJSON), null otherwise.
+	Analysis json.RawMessage `json:"analysis"`
 }
 
 // SMTPJSON is the submission of a probe.
@@ -119,6 +122,9 @@ func toJSON(p store.Probe) ProbeJSON {
 		g := p.Sighting
 		l := millis(g.Latency)
 		out.LatencyMS, out.LatencyBasis = &l, g.LatencyBasis
+		if g.Analysis != "" {
+			out.Analysis = json.RawMessage(g.Analysis)
+		}
 		out.Found = &FoundJSON{At: g.FoundAt, Folder: g.Folder, Role: g.FolderRole, UID: g.UID,
 			InternalDate: g.InternalDate, Flags: g.Flags}
 	}

@@ -1,19 +1,17 @@
 package runner
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message/textproto"
-
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/message"
+	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/seedbox"
 	"github.com/mailflow/mailflow/internal/store"
 	"github.com/mailflow/mailflow/internal/submit"
@@ -183,22 +181,26 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 		// the server's arrival time, coarse as it is, beats counting the gap.
 		latency, basis = max(f.InternalDate.Sub(j.submitStart), 0), store.LatencyInternalDate
 	}
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(f.Header)))
-	if err != nil {
-		log.Warn("found probe has an unreadable header", "seed", f.Seed, "err", err)
+	trust := verdict.Trust{IDs: j.seed.TrustedAuthservIDs()}
+	if j.seed.Provider != nil {
+		trust.TopmostWithoutID = j.seed.Provider.TrustTopmostWithoutID
 	}
-	auth := verdict.Authenticate(h.Values("Authentication-Results"), j.seed.TrustedAuthservIDs())
+	analysis, err := verdict.Analyze(f.Header, trust)
+	if err != nil || len(analysis.Errors) > 0 {
+		log.Warn("found probe has header fields mailflow cannot read", "seed", f.Seed, "err", err, "problems", analysis.Errors)
+	}
+	analysisJSON, err := json.Marshal(report.Analysis(analysis))
+	if err != nil {
+		return err
+	}
+	auth := analysis.Auth
 	placement := verdict.PlacementOf(verdict.Role(f.Role), f.Folder)
 	var rows []store.AuthRow
 	for i, ar := range auth.Headers {
 		for _, res := range ar.Results {
 			var props []string
 			for _, p := range res.Props {
-				name := p.Name
-				if p.Type != "" { // bare pairs such as Microsoft's action=none have no ptype
-					name = p.Type + "." + p.Name
-				}
-				props = append(props, name+"="+p.Value)
+				props = append(props, p.Key()+"="+p.Value)
 			}
 			rows = append(rows, store.AuthRow{HeaderIndex: i, AuthservID: ar.AuthservID, Trusted: ar.Trusted,
 				Method: res.Method, Result: res.Value, Reason: res.Reason, Props: strings.Join(props, " ")})
@@ -208,7 +210,7 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 		"latency", latency.Round(time.Microsecond))
 	err = r.Store.RecordFound(ctx, j.probe.ID, string(placement), store.Sighting{
 		FoundAt: f.SeenAt, Folder: f.Folder, FolderRole: f.Role, UID: f.UID, InternalDate: f.InternalDate,
-		Latency: latency, LatencyBasis: basis, Flags: f.Flags, Headers: string(f.Header),
+		Latency: latency, LatencyBasis: basis, Flags: f.Flags, Headers: string(f.Header), Analysis: string(analysisJSON),
 	}, store.Auth{AuthservID: auth.AuthservID, SPF: auth.SPF, DKIM: auth.DKIM, DMARC: auth.DMARC}, rows)
 	if err == nil {
 		f.Stored()

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/lab"
+	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/store"
 )
 
@@ -104,6 +106,11 @@ func TestEveryPathLandsInInbox(t *testing.T) {
 				p.Sighting.LatencyBasis != store.LatencySeen {
 				t.Errorf("final code %d latency %s (%s), want 250 and a positive latency to when it was seen",
 					p.Submission.Code, p.Sighting.Latency, p.Sighting.LatencyBasis)
+			}
+			var a report.AnalysisJSON
+			if err := json.Unmarshal([]byte(p.Sighting.Analysis), &a); err != nil || a.Summary.DMARC != "pass" ||
+				len(a.DKIMSignatures) != 1 || !a.DKIMSignatures[0].Aligned {
+				t.Errorf("stored analysis %s (%v), want dmarc pass and one aligned signature", p.Sighting.Analysis, err)
 			}
 			if p.Sighting.InternalDate.IsZero() || !strings.Contains(p.Sighting.Headers, "X-Mailflow-Probe: "+p.Token) {
 				t.Errorf("sighting lacks INTERNALDATE or the probe header: %+v", p.Sighting)

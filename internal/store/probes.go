@@ -94,6 +94,9 @@ type Sighting struct {
 	LatencyBasis string
 	Flags        []string
 	Headers      string
+	// Analysis is the header analysis as JSON (report.AnalysisJSON), "" for
+	// probes found before it was kept.
+	Analysis string
 }
 
 // Latency bases.
@@ -193,10 +196,10 @@ func (d *DB) RecordFound(ctx context.Context, id int64, placement string, s Sigh
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE probes SET state = ?, placement = ?, finished_at = ?, found_at = ?,
 			folder = ?, folder_role = ?, imap_uid = ?, internal_date = ?, latency_ms = ?, latency_basis = ?,
-			flags = ?, headers = ?, authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
+			flags = ?, headers = ?, analysis = ?, authserv_id = ?, spf = ?, dkim = ?, dmarc = ?
 			WHERE id = ? AND state IN (?, ?)`,
 			StateFound, placement, ts(s.FoundAt), ts(s.FoundAt), s.Folder, s.FolderRole, s.UID, ts(s.InternalDate),
-			ms(s.Latency), s.LatencyBasis, strings.Join(s.Flags, " "), s.Headers,
+			ms(s.Latency), s.LatencyBasis, strings.Join(s.Flags, " "), s.Headers, s.Analysis,
 			a.AuthservID, a.SPF, a.DKIM, a.DMARC, id, StatePending, StateSent)
 		if err := oneRow(r, err); err != nil {
 			return err
@@ -240,7 +243,7 @@ const probeColumns = `id, round_id, token, check_name, path, seed, seed_address,
 	created_at, deadline_at, finished_at, error, submit_started_at, submit_ms, accepted_at, smtp_outcome, smtp_stage,
 	smtp_code, smtp_enhanced, smtp_text, smtp_reason, queue_id, tls_version, tls_cipher, tls_server_name,
 	tls_cert_subject, tls_cert_issuer, tls_cert_expiry, transcript, found_at, folder, folder_role, imap_uid,
-	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc, smtp_reused, latency_basis`
+	internal_date, latency_ms, flags, headers, authserv_id, spf, dkim, dmarc, smtp_reused, latency_basis, analysis`
 
 // RoundProbes returns the probes of a round with their stages and auth rows, in
 // the order they were written.
@@ -348,7 +351,7 @@ func scanProbe(r scanner) (Probe, error) {
 		&s.Code, &s.EnhancedCode, &s.Text, &s.Reason, &s.QueueID, &s.TLSVersion, &s.TLSCipher, &s.TLSServer,
 		&s.CertSubject, &s.CertIssuer, &expiry, &s.Transcript, &found, &g.Folder, &g.FolderRole, &g.UID,
 		&internal, &latMS, &flags, &g.Headers, &p.Auth.AuthservID, &p.Auth.SPF,
-		&p.Auth.DKIM, &p.Auth.DMARC, &s.Reused, &g.LatencyBasis)
+		&p.Auth.DKIM, &p.Auth.DMARC, &s.Reused, &g.LatencyBasis, &g.Analysis)
 	if err != nil {
 		return p, err
 	}

@@ -143,6 +143,8 @@ var migrations = []string{
 	`ALTER TABLE probes ADD COLUMN smtp_reused INTEGER NOT NULL DEFAULT 0;`,
 	// 3: what the latency was measured to: "seen" or "internaldate".
 	`ALTER TABLE probes ADD COLUMN latency_basis TEXT NOT NULL DEFAULT '';`,
+	// 4: the header analysis of a found probe, as report.AnalysisJSON.
+	`ALTER TABLE probes ADD COLUMN analysis TEXT NOT NULL DEFAULT '';`,
 }
 
 func (d *DB) migrate(ctx context.Context) error {

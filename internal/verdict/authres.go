@@ -1,6 +1,11 @@
 package verdict
 
-import "strings"
+import (
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
 
 // AuthResults is one parsed Authentication-Results header field (RFC 8601
 // section 2.2).
@@ -15,9 +20,15 @@ type AuthResults struct {
 	// Results holds each method's result in field order; it is empty for
 	// "none" (RFC 8601 section 2.2 no-result).
 	Results []Result
-	// Trusted is set by Authenticate when AuthservID is among the trusted ids
-	// (RFC 8601 section 5).
+	// Trusted is set by Authenticate when the field is trusted (RFC 8601
+	// section 5); ARC fields are never trusted.
 	Trusted bool
+	// Field is the field's name: Authentication-Results or
+	// ARC-Authentication-Results.
+	Field string
+	// Instance is the i= of an ARC-Authentication-Results field (RFC 8617
+	// section 4.2.1), 0 for others.
+	Instance int
 	// Raw is the field value as received, unfolded.
 	Raw string
 	// Err describes what could not be parsed, "" when the value was clean;
@@ -36,6 +47,10 @@ type Result struct {
 	Value  string
 	Reason string // the reasonspec's value, unquoted (RFC 8601 section 2.2)
 	Props  []Prop // in field order
+	// Comments holds the text of the comments after the result, where
+	// receivers put facts the grammar has no place for: Gmail's and Yahoo's
+	// DMARC "(p=REJECT sp=NONE dis=NONE)", OpenDKIM's "(2048-bit key)".
+	Comments []string
 }
 
 // Prop is a ptype.property=value pair of a result (RFC 8601 section 2.3).
@@ -44,6 +59,15 @@ type Result struct {
 // as Microsoft's action=none. Value is as written, unquoted.
 type Prop struct {
 	Type, Name, Value string
+}
+
+// Key is "ptype.property", or the bare name of pairs such as Microsoft's
+// action=none, which have no ptype.
+func (p Prop) Key() string {
+	if p.Type == "" {
+		return p.Name
+	}
+	return p.Type + "." + p.Name
 }
 
 // Prop returns the value of the first property typ.name of r (RFC 8601
@@ -61,69 +85,159 @@ func (r Result) Prop(typ, name string) string {
 // Auth summarises authentication as the trusted receiver saw it.
 type Auth struct {
 	// AuthservID is the id of the field the summary came from, "" when no
-	// field was trusted.
+	// field was trusted (or when the trusted field is Microsoft's, which has none).
 	AuthservID string
-	// SPF, DKIM and DMARC are result values of the trusted field, "" when it
-	// has no result for the method. With several DKIM results, DKIM is "pass"
-	// when any passed, else the first result's value; with several SPF or
-	// DMARC results, the first counts.
-	SPF, DKIM, DMARC string
-	// DKIMDomains lists, in lower case, the signing domain of each DKIM result
-	// of the trusted field: header.d, or the domain of header.i when a
-	// receiver (Gmail) writes only that (RFC 8601 section 2.7.1).
-	DKIMDomains []string
+	// Trusted says whether a field was trusted; every summary below is empty
+	// without one.
+	Trusted bool
+	// SPF, DKIM, DMARC and ARC are result values of the trusted field, "" when
+	// it has no result for the method. With several DKIM results, DKIM is
+	// "pass" when any passed, else the first result's value; with several SPF,
+	// DMARC or ARC results, the first counts.
+	SPF, DKIM, DMARC, ARC string
+	// DKIMSignatures holds each DKIM result of the trusted field.
+	DKIMSignatures []DKIMSignature
+	// DMARCPolicy is the policy the receiver found published (none,
+	// quarantine, reject), and DMARCDisposition what it did (none, quarantine,
+	// reject), both "" when the receiver does not say.
+	DMARCPolicy, DMARCDisposition string
+	// CompAuth and CompAuthReason are Microsoft's composite authentication
+	// result and its reason code ("pass", "100").
+	CompAuth, CompAuthReason string
+	// FromDomain is the domain of the From field, lower case, "" when unreadable.
+	FromDomain string
 	// Headers holds every Authentication-Results field, topmost (newest)
 	// first, trusted or not. Untrusted ones are there to be shown, never
 	// summarised.
 	Headers []AuthResults
+	// ARCResults holds every ARC-Authentication-Results field (RFC 8617
+	// section 4.1.1), topmost first, with its instance. ARC sets are written
+	// by intermediaries the seed's receiver vouches for through the arc
+	// result, so they are shown, never summarised.
+	ARCResults []AuthResults
+	// ARCChain is the number of ARC sets (the highest ARC-Seal instance), and
+	// ARCChainValidation the cv= of that seal (none, pass, fail), "" without one.
+	ARCChain           int
+	ARCChainValidation string
 }
 
-// Authenticate parses every Authentication-Results value, given in header
-// order (topmost first), and summarises the topmost field whose authserv-id is
-// in trusted, compared without regard to case.
+// DKIMSignature is one DKIM result of the trusted field.
+type DKIMSignature struct {
+	Domain   string // header.d, or the domain of header.i (Gmail writes only that); lower case
+	Selector string // header.s, "" when the receiver does not say
+	Result   string
+	// Aligned says the signing domain and the From domain share an
+	// organizational domain (DMARC relaxed alignment, RFC 7489 section 3.1.1).
+	Aligned bool
+}
+
+// Trust says which Authentication-Results fields to believe.
+type Trust struct {
+	// IDs are the trusted authserv-ids, compared without regard to case.
+	IDs []string
+	// TopmostWithoutID trusts the topmost field when it has no authserv-id, as
+	// Microsoft 365 writes it: its receiver stamps the field above everything
+	// a sender could have written, and no id can be checked.
+	TopmostWithoutID bool
+}
+
+// Authenticate parses the Authentication-Results and ARC fields of a header
+// and summarises the topmost field the trust allows.
 //
 // A receiver adds its field on top and removes fields bearing its own id that
 // arrived from outside (RFC 8601 section 5); anything further down, or with
 // another id, may have been written by the sender and is kept in Headers with
-// Trusted false. A field with no authserv-id (Microsoft 365) is never trusted
-// by id: deciding trust for it needs the provider and the field's position,
-// which are not facts this function is given.
-func Authenticate(values []string, trusted []string) Auth {
-	var a Auth
-	done := false
-	for _, v := range values {
+// Trusted false.
+func Authenticate(fields Fields, trust Trust) Auth {
+	a := Auth{FromDomain: fromDomain(fields.Get("From"))}
+	for i, v := range fields.Values("Authentication-Results") {
 		ar, _ := ParseAuthResults(v) // a parse problem stays in ar.Err
-		ar.Trusted = ar.AuthservID != "" && containsFold(trusted, ar.AuthservID)
+		ar.Field = "Authentication-Results"
+		ar.Trusted = ar.AuthservID != "" && containsFold(trust.IDs, ar.AuthservID) ||
+			ar.AuthservID == "" && i == 0 && trust.TopmostWithoutID && ar.Err == ""
 		a.Headers = append(a.Headers, ar)
-		if ar.Trusted && !done {
-			done = true
+		if ar.Trusted && !a.Trusted {
 			a.summarise(ar)
+		}
+	}
+	for _, v := range fields.Values("ARC-Authentication-Results") {
+		a.ARCResults = append(a.ARCResults, ParseARCAuthResults(v))
+	}
+	for _, v := range fields.Values("ARC-Seal") {
+		if i, cv := arcSeal(v); i > a.ARCChain {
+			a.ARCChain, a.ARCChainValidation = i, cv
 		}
 	}
 	return a
 }
 
 func (a *Auth) summarise(ar AuthResults) {
-	a.AuthservID = ar.AuthservID
+	a.Trusted, a.AuthservID = true, ar.AuthservID
+	first := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
 	for _, r := range ar.Results {
 		switch r.Method {
 		case "spf":
-			if a.SPF == "" {
-				a.SPF = r.Value
+			first(&a.SPF, r.Value)
+		case "arc":
+			first(&a.ARC, r.Value)
+		case "compauth":
+			if a.CompAuth == "" {
+				a.CompAuth, a.CompAuthReason = r.Value, r.Reason
 			}
 		case "dmarc":
 			if a.DMARC == "" {
 				a.DMARC = r.Value
+				a.DMARCPolicy, a.DMARCDisposition = dmarcPolicy(r)
 			}
 		case "dkim":
 			if a.DKIM == "" || r.Value == "pass" {
 				a.DKIM = r.Value
 			}
-			if d := dkimDomain(r); d != "" {
-				a.DKIMDomains = append(a.DKIMDomains, d)
+			d := dkimDomain(r)
+			if d == "" && r.Value == "none" {
+				continue // no signature at all
+			}
+			a.DKIMSignatures = append(a.DKIMSignatures, DKIMSignature{
+				Domain: d, Selector: r.Prop("header", "s"), Result: r.Value, Aligned: aligned(d, a.FromDomain),
+			})
+		}
+	}
+}
+
+// dmarcPolicy reads the published policy and the disposition of a DMARC
+// result, from wherever receivers put them: properties
+// (policy.published-domain-policy, policy.applied-disposition, Microsoft's
+// bare action=) or the comment (Gmail's and Yahoo's "p=REJECT sp=NONE
+// dis=NONE", OpenDMARC's "p=reject dis=none", Rspamd's "policy=reject").
+func dmarcPolicy(r Result) (policy, disposition string) {
+	policy = r.Prop("policy", "published-domain-policy")
+	disposition = r.Prop("policy", "applied-disposition")
+	if disposition == "" {
+		disposition = r.Prop("", "action")
+	}
+	for _, c := range r.Comments {
+		for _, kv := range strings.FieldsFunc(c, func(r rune) bool { return r == ' ' || r == ',' || r == ';' }) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(k) {
+			case "p", "policy":
+				if policy == "" {
+					policy = v
+				}
+			case "dis":
+				if disposition == "" {
+					disposition = v
+				}
 			}
 		}
 	}
+	return strings.ToLower(policy), strings.ToLower(disposition)
 }
 
 // dkimDomain returns the signing domain of a DKIM result: header.d, else the
@@ -137,6 +251,35 @@ func dkimDomain(r Result) string {
 		return strings.ToLower(i[at+1:])
 	}
 	return ""
+}
+
+// fromDomain returns the lower-case domain of a From field value:
+// "Name <user@example.com>" or "user@example.com", "" when there is no address.
+func fromDomain(from string) string {
+	if a, err := mail.ParseAddress(from); err == nil {
+		from = a.Address
+	} else if lt := strings.LastIndexByte(from, '<'); lt >= 0 {
+		from = strings.TrimSuffix(from[lt+1:], ">")
+	}
+	at := strings.LastIndexByte(from, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.Trim(strings.TrimSpace(from[at+1:]), ">."))
+}
+
+// aligned reports DMARC relaxed alignment: both domains have the same
+// organizational domain, found with the Public Suffix List.
+func aligned(d, from string) bool {
+	if d == "" || from == "" {
+		return false
+	}
+	if strings.EqualFold(d, from) {
+		return true
+	}
+	od, err1 := publicsuffix.EffectiveTLDPlusOne(d)
+	of, err2 := publicsuffix.EffectiveTLDPlusOne(from)
+	return err1 == nil && err2 == nil && od == of
 }
 
 func containsFold(list []string, s string) bool {

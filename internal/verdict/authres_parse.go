@@ -70,7 +70,16 @@ type arParser struct {
 	// Unclosed comments and quoted strings run to the end of the value, so
 	// they are noted once and reported last; lookahead can set them safely.
 	openComment, openQuote bool
+	// comments, when set, receives the text of each comment read (the
+	// result's own, where receivers put facts such as DMARC's "p=REJECT").
+	comments *[]string
 }
+
+// Bounds on the comments kept per result.
+const (
+	maxComments   = 8
+	maxCommentLen = 200
+)
 
 func (p *arParser) eof() bool { return p.i >= len(p.s) }
 
@@ -187,7 +196,9 @@ func (p *arParser) resinfo() (r Result, ok bool) {
 		p.skipElement()
 		return Result{}, false
 	}
+	p.comments = &r.Comments
 	p.props(&r)
+	p.comments = nil
 	return r, true
 }
 
@@ -306,8 +317,19 @@ func (p *arParser) cfws() {
 	}
 }
 
-// comment skips one comment at '(', nested ones included.
+// comment skips one comment at '(', nested ones included, and keeps its text
+// when the parser collects comments.
 func (p *arParser) comment() {
+	start := p.i
+	defer func() {
+		if p.comments != nil && len(*p.comments) < maxComments && p.i-start >= 2 {
+			text := strings.TrimSpace(p.s[start+1 : p.i-1])
+			if len(text) > maxCommentLen {
+				text = text[:maxCommentLen]
+			}
+			*p.comments = append(*p.comments, text)
+		}
+	}()
 	depth := 0
 	for !p.eof() {
 		switch p.s[p.i] {

@@ -24,6 +24,7 @@ func TestAuthenticate(t *testing.T) {
 		name    string
 		values  []string
 		trusted []string
+		msTop   bool // Trust.TopmostWithoutID
 		want    summary
 	}{
 		{
@@ -69,10 +70,22 @@ func TestAuthenticate(t *testing.T) {
 			want:    summary{Trusted: []bool{false}},
 		},
 		{
+			name:   "microsoft: the topmost header without id, when the provider says so",
+			values: []string{microsoft, forged},
+			msTop:  true,
+			want:   summary{SPF: "pass", DKIM: "pass", DMARC: "pass", Domains: []string{"example.com"}, Trusted: []bool{true, false}},
+		},
+		{
+			name:   "microsoft: a header without id below the topmost is the sender's",
+			values: []string{receiver, microsoft},
+			msTop:  true,
+			want:   summary{Trusted: []bool{false, false}},
+		},
+		{
 			name:    "dkim passes when any signature passes",
 			values:  []string{"mx.example.org; dkim=fail header.d=esp.example; dkim=pass header.d=Example.com; dkim=neutral header.i=@third.example; dkim=permerror"},
 			trusted: []string{"mx.example.org"},
-			want:    summary{ID: "mx.example.org", DKIM: "pass", Domains: []string{"esp.example", "example.com", "third.example"}, Trusted: []bool{true}},
+			want:    summary{ID: "mx.example.org", DKIM: "pass", Domains: []string{"esp.example", "example.com", "third.example", ""}, Trusted: []bool{true}},
 		},
 		{
 			name:    "dkim is the first result when none passes",
@@ -100,8 +113,11 @@ func TestAuthenticate(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := Authenticate(tc.values, tc.trusted)
-			got := summary{ID: a.AuthservID, SPF: a.SPF, DKIM: a.DKIM, DMARC: a.DMARC, Domains: a.DKIMDomains}
+			a := Authenticate(arFields(tc.values...), Trust{IDs: tc.trusted, TopmostWithoutID: tc.msTop})
+			got := summary{ID: a.AuthservID, SPF: a.SPF, DKIM: a.DKIM, DMARC: a.DMARC}
+			for _, d := range a.DKIMSignatures {
+				got.Domains = append(got.Domains, d.Domain)
+			}
 			for _, h := range a.Headers {
 				got.Trusted = append(got.Trusted, h.Trusted)
 			}
@@ -114,5 +130,77 @@ func TestAuthenticate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// arFields makes a header of Authentication-Results fields with these values.
+func arFields(values ...string) Fields {
+	var fs Fields
+	for _, v := range values {
+		fs = append(fs, Field{Name: "Authentication-Results", Value: v})
+	}
+	return fs
+}
+
+func TestAuthenticateDetails(t *testing.T) {
+	header := "ARC-Seal: i=2; a=rsa-sha256; t=1700000000; cv=pass; d=list.example; s=arc; b=abc\n" +
+		"ARC-Authentication-Results: i=2; mx.list.example; dkim=pass header.d=example.com\n" +
+		"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=fwd.example; s=arc; b=def\n" +
+		"ARC-Authentication-Results: i=1; mx.fwd.example;\n spf=pass smtp.mailfrom=example.com\n" +
+		"Authentication-Results: mx.google.com;\n" +
+		"       dkim=pass header.i=@news.example.com header.s=s1 header.b=Kq3x;\n" +
+		"       dkim=fail header.d=esp.example header.s=esp;\n" +
+		"       arc=pass (i=2 spf=pass dkim=pass dmarc=pass fromdomain=example.com);\n" +
+		"       spf=pass smtp.mailfrom=bounce@example.com;\n" +
+		"       dmarc=pass (p=REJECT sp=NONE dis=NONE) header.from=example.com\n" +
+		"From: \"Example News\" <news@Example.com>\n"
+	fs, errs := ReadFields([]byte(header))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a := Authenticate(fs, Trust{IDs: []string{"mx.google.com"}})
+	if a.FromDomain != "example.com" || a.ARC != "pass" || a.DMARCPolicy != "reject" || a.DMARCDisposition != "none" {
+		t.Errorf("from %q arc %q dmarc policy %q disposition %q, want example.com pass reject none",
+			a.FromDomain, a.ARC, a.DMARCPolicy, a.DMARCDisposition)
+	}
+	want := []DKIMSignature{
+		{Domain: "news.example.com", Selector: "s1", Result: "pass", Aligned: true},
+		{Domain: "esp.example", Selector: "esp", Result: "fail", Aligned: false},
+	}
+	if !reflect.DeepEqual(a.DKIMSignatures, want) {
+		t.Errorf("signatures = %+v, want %+v", a.DKIMSignatures, want)
+	}
+	if a.ARCChain != 2 || a.ARCChainValidation != "pass" || len(a.ARCResults) != 2 {
+		t.Fatalf("arc chain %d cv %q results %d, want 2 pass 2", a.ARCChain, a.ARCChainValidation, len(a.ARCResults))
+	}
+	if r := a.ARCResults[1]; r.Instance != 1 || r.AuthservID != "mx.fwd.example" || r.Trusted || len(r.Results) != 1 || r.Err != "" {
+		t.Errorf("ARC-Authentication-Results i=1 = %+v", r)
+	}
+	ms := Authenticate(arFields("spf=pass smtp.mailfrom=example.com; dmarc=pass action=oreject header.from=example.com; compauth=pass reason=100"),
+		Trust{TopmostWithoutID: true})
+	if ms.CompAuth != "pass" || ms.CompAuthReason != "100" || ms.DMARCDisposition != "oreject" {
+		t.Errorf("compauth %q reason %q disposition %q, want pass 100 oreject", ms.CompAuth, ms.CompAuthReason, ms.DMARCDisposition)
+	}
+	if bad := ParseARCAuthResults("i=x; mx.example; spf=pass"); bad.Instance != 0 || bad.Err == "" {
+		t.Errorf("bad instance: %+v, want an error", bad)
+	}
+}
+
+func TestAligned(t *testing.T) {
+	for _, tc := range []struct {
+		d, from string
+		want    bool
+	}{
+		{"example.com", "example.com", true},
+		{"mail.example.com", "example.com", true},
+		{"a.example.com", "b.example.com", true},
+		{"example.co.uk", "news.example.co.uk", true},
+		{"co.uk", "example.co.uk", false},
+		{"esp.example.net", "example.com", false},
+		{"", "example.com", false},
+	} {
+		if got := aligned(tc.d, tc.from); got != tc.want {
+			t.Errorf("aligned(%q, %q) = %v, want %v", tc.d, tc.from, got, tc.want)
+		}
 	}
 }

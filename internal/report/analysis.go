@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mailflow/mailflow/internal/verdict"
+)
+
+// AnalysisJSON is the stable JSON form of a header analysis (`mailflow
+// analyze --json`, and the analysis stored with each found probe). Fields are
+// only ever added. The README documents it.
+type AnalysisJSON struct {
+	AuthenticationResults []AuthResultFieldJSON `json:"authentication_results"`
+	Summary               SummaryJSON           `json:"summary"`
+	DKIMSignatures        []DKIMSignatureJSON   `json:"dkim_signatures"`
+	ARCChain              ARCChainJSON          `json:"arc_chain"`
+	Errors                []string              `json:"errors"`
+}
+
+// AuthResultFieldJSON is one method result of one Authentication-Results or
+// ARC-Authentication-Results field.
+type AuthResultFieldJSON struct {
+	Header     string            `json:"header"`
+	Index      int               `json:"index"` // the field's position among fields of its name, topmost 0
+	AuthservID string            `json:"authserv_id"`
+	Instance   int               `json:"instance,omitempty"` // ARC only
+	Trusted    bool              `json:"trusted"`
+	Method     string            `json:"method"`
+	Result     string            `json:"result"`
+	Reason     string            `json:"reason,omitempty"`
+	Properties map[string]string `json:"properties"`
+}
+
+// SummaryJSON holds the trusted receiver's results; "none" when it gave none
+// or no field was trusted.
+type SummaryJSON struct {
+	AuthservID       string `json:"authserv_id"`
+	SPF              string `json:"spf"`
+	DKIM             string `json:"dkim"`
+	DMARC            string `json:"dmarc"`
+	DMARCPolicy      string `json:"dmarc_policy"`
+	DMARCDisposition string `json:"dmarc_disposition"`
+	ARC              string `json:"arc"`
+	CompAuth         string `json:"compauth"`
+	CompAuthReason   string `json:"compauth_reason"`
+	FromDomain       string `json:"from_domain"`
+}
+
+// DKIMSignatureJSON is one DKIM result of the trusted field.
+type DKIMSignatureJSON struct {
+	Domain   string `json:"domain"`
+	Selector string `json:"selector"`
+	Result   string `json:"result"`
+	Aligned  bool   `json:"aligned"`
+}
+
+// ARCChainJSON is the message's ARC chain as its seals state it.
+type ARCChainJSON struct {
+	Length     int    `json:"length"`
+	Validation string `json:"validation"`
+}
+
+// Analysis returns the JSON form of a.
+func Analysis(a verdict.Analysis) AnalysisJSON {
+	au := a.Auth
+	none := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return s
+	}
+	out := AnalysisJSON{
+		AuthenticationResults: []AuthResultFieldJSON{},
+		Summary: SummaryJSON{AuthservID: au.AuthservID, SPF: none(au.SPF), DKIM: none(au.DKIM), DMARC: none(au.DMARC),
+			DMARCPolicy: au.DMARCPolicy, DMARCDisposition: au.DMARCDisposition, ARC: none(au.ARC),
+			CompAuth: none(au.CompAuth), CompAuthReason: au.CompAuthReason, FromDomain: au.FromDomain},
+		DKIMSignatures: []DKIMSignatureJSON{},
+		ARCChain:       ARCChainJSON{Length: au.ARCChain, Validation: au.ARCChainValidation},
+		Errors:         append([]string{}, a.Errors...),
+	}
+	for _, group := range [][]verdict.AuthResults{au.Headers, au.ARCResults} {
+		for i, h := range group {
+			for _, r := range h.Results {
+				props := map[string]string{}
+				for _, p := range r.Props {
+					props[p.Key()] = p.Value
+				}
+				out.AuthenticationResults = append(out.AuthenticationResults, AuthResultFieldJSON{
+					Header: h.Field, Index: i, AuthservID: h.AuthservID, Instance: h.Instance, Trusted: h.Trusted,
+					Method: r.Method, Result: r.Value, Reason: r.Reason, Properties: props,
+				})
+			}
+		}
+	}
+	for _, s := range au.DKIMSignatures {
+		out.DKIMSignatures = append(out.DKIMSignatures, DKIMSignatureJSON(s))
+	}
+	return out
+}
+
+// WriteAnalysisJSON writes a as indented JSON.
+func WriteAnalysisJSON(w io.Writer, a verdict.Analysis) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(Analysis(a))
+}
+
+// WriteAnalysis writes a as a report for people: the trusted verdict first,
+// then every field with its trust, then what could not be read.
+func WriteAnalysis(w io.Writer, a verdict.Analysis) error {
+	j := Analysis(a)
+	s := j.Summary
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if a.Auth.Trusted {
+		fmt.Fprintf(tw, "trusted receiver\t%s\n", orNone(s.AuthservID, "(topmost field, no authserv-id)"))
+	} else {
+		fmt.Fprintln(tw, "trusted receiver\tnone: no Authentication-Results field is from a trusted authserv-id (name one with --trust)")
+	}
+	fmt.Fprintf(tw, "from domain\t%s\n", orNone(s.FromDomain, "(none)"))
+	fmt.Fprintf(tw, "spf\t%s\n", s.SPF)
+	fmt.Fprintf(tw, "dkim\t%s\n", s.DKIM)
+	for _, d := range j.DKIMSignatures {
+		al := "not aligned with From"
+		if d.Aligned {
+			al = "aligned with From"
+		}
+		fmt.Fprintf(tw, "  signature\td=%s s=%s %s, %s\n", orNone(d.Domain, "?"), orNone(d.Selector, "?"), d.Result, al)
+	}
+	dmarc := s.DMARC
+	if s.DMARCPolicy != "" || s.DMARCDisposition != "" {
+		dmarc += fmt.Sprintf(" (policy %s, disposition %s)", orNone(s.DMARCPolicy, "?"), orNone(s.DMARCDisposition, "?"))
+	}
+	fmt.Fprintf(tw, "dmarc\t%s\n", dmarc)
+	arc := s.ARC
+	if j.ARCChain.Length > 0 {
+		arc += fmt.Sprintf(" (chain of %d, last seal cv=%s)", j.ARCChain.Length, orNone(j.ARCChain.Validation, "?"))
+	}
+	fmt.Fprintf(tw, "arc\t%s\n", arc)
+	if s.CompAuth != "none" {
+		fmt.Fprintf(tw, "compauth\t%s reason %s\n", s.CompAuth, orNone(s.CompAuthReason, "?"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(j.AuthenticationResults) > 0 {
+		fmt.Fprintln(w, "\nfields")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  HEADER\tAUTHSERV-ID\tTRUSTED\tMETHOD\tRESULT\tPROPERTIES")
+		for _, r := range j.AuthenticationResults {
+			name := r.Header
+			if r.Instance > 0 {
+				name += fmt.Sprintf(" i=%d", r.Instance)
+			}
+			trusted := "no"
+			if r.Trusted {
+				trusted = "yes"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, orNone(r.AuthservID, "-"), trusted, r.Method, r.Result, props(r.Properties))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(j.Errors) > 0 {
+		fmt.Fprintln(w, "\nnot understood")
+		for _, e := range j.Errors {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	return nil
+}
+
+// props prints properties in a stable order.
+func props(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
