@@ -100,8 +100,8 @@ type rawProvider struct {
 	AuthservIDs    []string `toml:"authserv_ids"`
 	MaxConnections int      `toml:"max_connections"`
 	// A pointer: false given in a file must override a built-in true.
-	TrustTopmostWithoutID *bool `toml:"trust_topmost_without_id"`
-	Notes          string   `toml:"notes"`
+	TrustTopmostWithoutID *bool  `toml:"trust_topmost_without_id"`
+	Notes                 string `toml:"notes"`
 }
 
 type rawCatalog struct {
