@@ -5,7 +5,7 @@ BIN     ?= bin/mailflow
 # exists, since -race needs cgo; without one they run without it.
 RACE    ?= $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: build demo test vet fmt-check bench clean
+.PHONY: build demo test vet fmt-check bench fuzz-smoke integration clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/mailflow
@@ -26,6 +26,22 @@ fmt-check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Every fuzz target for a few seconds each: CI proves the parsers do not panic on
+# fresh input. Longer runs: go test -run '^$$' -fuzz NAME -fuzztime 10m ./internal/verdict
+FUZZTIME ?= 10s
+fuzz-smoke:
+	@for f in $$($(GO) test -list '^Fuzz' ./internal/verdict | grep '^Fuzz'); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/verdict || exit 1; \
+	done
+
+# The real stack of testdata/stack (Postfix, Dovecot, Rspamd, dnsmasq on loopback;
+# root on Debian 12): brought up, or reused when up, then the integration tests
+# (build tag integration), then taken down whatever the result.
+integration:
+	testdata/stack/up.sh
+	$(GO) test -tags integration -count=1 ./... ; rc=$$?; testdata/stack/down.sh; exit $$rc
 
 clean:
 	rm -rf bin
