@@ -23,7 +23,7 @@ const delim = '/'
 // and returns its address. SPECIAL-USE and LIST-EXTENDED are on, and IDLE
 // unless asked otherwise, so clients find folders and wait for mail as they do
 // against Dovecot. Without TLS, LOGIN is refused (InsecureAuth is false).
-func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, error) {
+func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit bool) (string, error) {
 	ln, err := listen()
 	if err != nil {
 		return "", err
@@ -32,8 +32,11 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit, idle bool) (string, err
 	for _, c := range []imap.Cap{imap.CapIMAP4rev1, imap.CapSpecialUse, imap.CapListExtended, imap.CapUIDPlus, imap.CapMove} {
 		caps[c] = struct{}{}
 	}
-	if idle {
+	if !l.opts.NoIDLE {
 		caps[imap.CapIdle] = struct{}{}
+	}
+	if l.opts.GmailCaps {
+		caps["X-GM-EXT-1"] = struct{}{}
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {

@@ -62,6 +62,10 @@ type Options struct {
 	// NoIDLE leaves IDLE out of the IMAP capabilities, like servers that make
 	// clients poll.
 	NoIDLE bool
+	// GmailCaps adds Gmail's X-GM-EXT-1 to the IMAP capabilities without
+	// implementing it, like a server whose extension misbehaves: clients that
+	// ask about tabs get BAD and must carry on.
+	GmailCaps bool
 }
 
 // DefaultSeeds returns alice (deliver), bob (junk), carol (reject) and dave
@@ -94,6 +98,7 @@ type Lab struct {
 	Seeds []Seed
 
 	log          *slog.Logger
+	opts         Options
 	records      records
 	mu           sync.Mutex
 	deliveries   map[string]int      // by probe token: copies accepted for delivery, dropped ones included
@@ -131,7 +136,8 @@ func Start(opts Options) (*Lab, error) {
 		Username: "monitor@mailflow.test", Password: secret(), DKIMSelector: "lab",
 		log: log, accounts: map[string]*account{}, byUser: map[string]*account{},
 	}
-	if err := l.start(specs, !opts.NoIDLE); err != nil {
+	l.opts = opts
+	if err := l.start(specs); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("start lab: %w", err)
 	}
@@ -140,7 +146,7 @@ func Start(opts Options) (*Lab, error) {
 	return l, nil
 }
 
-func (l *Lab) start(specs []SeedSpec, idle bool) error {
+func (l *Lab) start(specs []SeedSpec) error {
 	caPEM, cert, err := newCertificates(time.Now())
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -175,10 +181,10 @@ func (l *Lab) start(specs []SeedSpec, idle bool) error {
 			return err
 		}
 	}
-	if l.IMAP, err = l.serveIMAP(tlsConfig, true, idle); err != nil {
+	if l.IMAP, err = l.serveIMAP(tlsConfig, true); err != nil {
 		return err
 	}
-	l.IMAPStartTLS, err = l.serveIMAP(tlsConfig, false, idle)
+	l.IMAPStartTLS, err = l.serveIMAP(tlsConfig, false)
 	return err
 }
 

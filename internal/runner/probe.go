@@ -195,6 +195,9 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 	}
 	auth := analysis.Auth
 	placement := verdict.PlacementOf(verdict.Role(f.Role), f.Folder)
+	if f.Tab != "" && f.Tab != seedbox.TabPrimary {
+		placement = verdict.Tab(f.Tab) // Gmail's Primary tab is the inbox itself
+	}
 	var rows []store.AuthRow
 	for i, ar := range auth.Headers {
 		for _, res := range ar.Results {

@@ -99,6 +99,12 @@ func Dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 			return nil, fmt.Errorf("seed %s: waiting for an IMAP connection slot at %s: %w", acct.Name, acct.Host, err)
 		}
 	}
+	return dialHeld(ctx, acct, log, release)
+}
+
+// dialHeld is Dial with the host slot already held; release frees it, and is
+// called here when the dial fails.
+func dialHeld(ctx context.Context, acct Account, log *slog.Logger, release func()) (*Session, error) {
 	s, err := dial(ctx, acct, log)
 	if err != nil {
 		release()
@@ -120,7 +126,7 @@ func dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 	}
 	s.raw = conn
 	opts := &imapclient.Options{
-		TLSConfig: s.tlsConfig(),
+		TLSConfig: acct.tlsConfig(),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
 				if data.NumMessages != nil {
@@ -166,13 +172,13 @@ func dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 	return s, nil
 }
 
-func (s *Session) tlsConfig() *tls.Config {
+func (a Account) tlsConfig() *tls.Config {
 	cfg := &tls.Config{}
-	if s.acct.TLSConfig != nil {
-		cfg = s.acct.TLSConfig.Clone()
+	if a.TLSConfig != nil {
+		cfg = a.TLSConfig.Clone()
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = s.acct.Host
+		cfg.ServerName = a.Host
 	}
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
@@ -232,6 +238,13 @@ func (s *Session) Caps() imap.CapSet { return s.c.Caps() }
 
 // Close logs out (briefly), closes the connection and frees its slot.
 func (s *Session) Close() error {
+	err := s.logout()
+	s.release()
+	return err
+}
+
+// logout logs out (briefly) and closes the connection, keeping its slot.
+func (s *Session) logout() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if s.bounded(ctx, func() error { return s.c.Logout().Wait() }, func() { s.disconnect() }) == nil {
@@ -243,7 +256,7 @@ func (s *Session) Close() error {
 		case <-ctx.Done():
 		}
 	}
-	return s.abort()
+	return s.disconnect()
 }
 
 // abort ends the connection without logging out (it is broken, or the

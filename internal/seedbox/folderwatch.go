@@ -103,8 +103,10 @@ func (fw *folderWatch) run(ctx context.Context) {
 		}
 		fw.w.report(err)
 		fw.w.log.Warn("imap watcher lost its connection", "seed", fw.w.acct.Name, "folder", fw.folder.Name, "err", err)
-		fw.s.abort()
-		fw.s = nil
+		if fw.s != nil { // nil when a Gmail tab lookup could not reconnect
+			fw.s.abort()
+			fw.s = nil
+		}
 		fw.sleep(ctx, backoff(failures))
 		failures++
 	}
@@ -303,15 +305,76 @@ func (fw *folderWatch) scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var found []*Found
 	for _, u := range fresh {
 		fw.lastUID = max(fw.lastUID, u)
 		if tok := tokens[u]; tok != "" && fw.w.isExpected(tok) {
-			if err := fw.collect(ctx, u, tok, seenAt); err != nil {
+			f, err := fw.fetchFound(ctx, u, tok, seenAt)
+			if err != nil {
 				return err
+			}
+			if f != nil {
+				found = append(found, f)
 			}
 		}
 	}
+	var err2 error
+	if len(found) > 0 && fw.folder.Role == RoleInbox && fw.s.Caps().Has(capGmail) {
+		err2 = fw.gmailTabs(ctx, found) // an error here is the reconnect's: the probes still go out
+	}
+	for _, f := range found {
+		fw.emit(f)
+	}
+	return err2
+}
+
+// gmailTabs sets the Gmail tab of each found inbox message. go-imap cannot
+// ask, so the folder's session hands its host slot to a small client of our
+// own for the question (see gmail.go) and then takes it back: the host never
+// sees one connection more. A failed lookup leaves the tab unknown and is
+// logged; the probes still count as found in the inbox.
+func (fw *folderWatch) gmailTabs(ctx context.Context, found []*Found) error {
+	uids := make([]imap.UID, len(found))
+	for i, f := range found {
+		uids[i] = imap.UID(f.UID)
+	}
+	release := func() {}
+	if fw.s.release != nil {
+		release = fw.s.release
+	}
+	fw.s.logout()
+	fw.s = nil
+	tabs, err := lookupTabs(ctx, fw.w.acct, fw.folder.Name, uids)
+	if err != nil {
+		fw.w.log.Warn("could not read the Gmail tabs of found probes", "seed", fw.w.acct.Name, "err", err)
+	}
+	for _, f := range found {
+		f.Tab = tabs[imap.UID(f.UID)]
+	}
+	s, err := dialHeld(ctx, fw.w.acct, fw.w.log, release)
+	if err != nil {
+		return err
+	}
+	fw.s = s
+	if err := fw.selectFolder(ctx); err != nil {
+		return err
+	}
+	// Mail that arrived during the lookup was announced to the old session:
+	// search again at once.
+	select {
+	case s.updates <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+func lookupTabs(ctx context.Context, acct Account, inbox string, uids []imap.UID) (map[imap.UID]string, error) {
+	r, err := dialRaw(ctx, acct, acct.tlsConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.tabs(inbox, uids)
 }
 
 // tokens fetches only the probe header of new messages: other monitors' probes
@@ -340,9 +403,9 @@ func tokenOf(header []byte) string {
 	return ""
 }
 
-// collect fetches the facts of a found probe, reports it, and deletes it when the
-// account asks for cleanup.
-func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, seenAt time.Time) error {
+// fetchFound fetches the facts of a found probe; once they are stored, the
+// message is deleted when the account asks for cleanup (see Found.Stored).
+func (fw *folderWatch) fetchFound(ctx context.Context, uid imap.UID, token string, seenAt time.Time) (*Found, error) {
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
 	var msg *imapFetched
 	err := fw.s.Do(ctx, fmt.Sprintf("fetch probe in %q", fw.folder.Name), func() error {
@@ -358,17 +421,10 @@ func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, 
 		}
 		return err
 	})
-	if err != nil {
-		return err
+	if err != nil || msg == nil {
+		return nil, err // nil, nil: expunged meanwhile
 	}
-	if msg == nil {
-		return nil // expunged meanwhile
-	}
-	sink := fw.w.claim(token)
-	if sink == nil {
-		return nil // already reported from the other folder, or forgotten
-	}
-	f := Found{
+	f := &Found{
 		Seed: fw.w.acct.Name, Token: token, Folder: fw.folder.Name, Role: fw.folder.Role,
 		UID: uint32(uid), InternalDate: msg.internalDate.UTC(), SeenAt: seenAt,
 		Flags: msg.flags, Header: msg.header,
@@ -378,12 +434,20 @@ func (fw *folderWatch) collect(ctx context.Context, uid imap.UID, token string, 
 	if fw.w.acct.Cleanup {
 		f.stored = func() { fw.doom(uid) }
 	}
-	select {
-	case sink <- f:
-	default:
-		fw.w.log.Error("probe found but its round has no room for it; it stays for housekeeping", "seed", f.Seed, "token", token)
+	return f, nil
+}
+
+// emit reports a found probe to the round that expects it, once.
+func (fw *folderWatch) emit(f *Found) {
+	sink := fw.w.claim(f.Token)
+	if sink == nil {
+		return // already reported from the other folder, or forgotten
 	}
-	return nil
+	select {
+	case sink <- *f:
+	default:
+		fw.w.log.Error("probe found but its round has no room for it; it stays for housekeeping", "seed", f.Seed, "token", f.Token)
+	}
 }
 
 // doom queues a stored probe's message for deletion and wakes the watcher.

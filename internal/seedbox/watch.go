@@ -28,6 +28,10 @@ type Found struct {
 	// folder's current connection started watching: after a reconnect or
 	// while waiting for a turn. SeenAt then includes that gap.
 	Unwatched bool
+	// Tab is the Gmail tab of a message found in a Gmail inbox ("primary",
+	// "promotions", "social", "updates", "forums"), "" elsewhere or when the
+	// server would not say.
+	Tab string
 
 	// stored queues the message's deletion; nil when the account keeps messages.
 	stored func()
