@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (variables are used by the scripts that source this)
 # lib.sh: shared by up.sh, down.sh and smoke.sh (sourced, not run).
 #
 # Everything the stack writes lives under one directory, $DIR. Each daemon has
@@ -60,6 +60,7 @@ live_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || return 1
   [[ "$comm" == "${COMM[$svc]}" ]] || return 1
+  running "$pid" || return 1
   echo "$pid"
 }
 
@@ -83,11 +84,30 @@ smtp_banner() {
   printf '%s\n' "${line%$'\r'}"
 } 2>/dev/null
 
-# wait_gone PID|-PGID SECONDS: wait until no such process (group) exists.
+# running PID: the process exists and has not exited. An exited daemon stays a
+# zombie until init reaps it (which can take seconds in some containers), and
+# kill -0 still succeeds on a zombie, so look at its state instead.
+running() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # fields after "pid (comm) "
+  [[ "${stat:0:1}" != Z ]]
+}
+
+# group_running PGID: some process of process group PGID has not exited.
+group_running() {
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# wait_gone PID|-PGID SECONDS: wait until the process (or the group) has exited.
 wait_gone() {
   local i
   for ((i = 0; i < $2 * 10; i++)); do
-    kill -0 -- "$1" 2>/dev/null || return 0
+    if [[ "$1" == -* ]]; then
+      group_running "${1#-}" || return 0
+    else
+      running "$1" || return 0
+    fi
     sleep 0.1
   done
   return 1
@@ -115,14 +135,14 @@ stop_service() {
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
     # Stale pid file: if the pid now belongs to some other process, that
     # process and its group are none of ours.
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       return 0
     fi
   fi
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
   # The group's leader is gone now; while any member is left the kernel does not
   # reuse its id, so whatever is still in process group $pid is ours.
-  if kill -0 -- "-$pid" 2>/dev/null; then
+  if group_running "$pid"; then
     echo "stopping what is left of $svc's process group $pid"
     kill -TERM -- "-$pid" 2>/dev/null || true
     if ! wait_gone "-$pid" 10; then
