@@ -252,7 +252,7 @@ func (p *rcvParser) value(start int, kw string) {
 	case "for":
 		repeated = h.For != ""
 		if !repeated {
-			h.For = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(v, ","), "<"), ">")
+			h.For = strings.Trim(v, "<>,") // "<u@example.com>", also doubled or with a comma
 		}
 	case "tls":
 		// Exim: "with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384", a cipher.
