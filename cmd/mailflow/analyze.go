@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/report"
@@ -66,7 +67,7 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mailflow analyze:", err)
 		return exitFailed
 	}
-	a, err := verdict.Analyze(data, t)
+	a, err := verdict.Analyze(data, t, time.Time{})
 	if errors.Is(err, verdict.ErrNotAMessage) {
 		fmt.Fprintf(stderr, "mailflow analyze: %s: %v (give a message file, .eml, or its header as your mail client shows it)\n", files[0], err)
 		return exitFailed

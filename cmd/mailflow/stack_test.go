@@ -206,6 +206,18 @@ deadline = "30s"
 			if a.Summary.DMARCPolicy != "reject" {
 				t.Errorf("dmarc policy %q, want the published reject", a.Summary.DMARCPolicy)
 			}
+			// Postfix in (and out, for the submission paths), then Dovecot's LMTP.
+			if n := len(a.Hops); n < 2 || a.Hops[n-1].With != "LMTP" || !a.Hops[0].TLS {
+				t.Errorf("hops %+v, want at least two, TLS on the first and Dovecot's LMTP last", a.Hops)
+			}
+			for i, h := range a.Hops {
+				if h.DelaySeconds == nil || h.Skew || *h.DelaySeconds > 10 {
+					t.Errorf("hop %d %+v: want a known delay of 0-10s from the hop before (or the submission)", i+1, h)
+				}
+			}
+			if path == "submission" && (a.Hops[0].With != "ESMTPSA" || !a.Hops[0].Auth) {
+				t.Errorf("first hop %+v, want ESMTPSA: TLS and AUTH on the submission server", a.Hops[0])
+			}
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/verdict"
 )
@@ -19,7 +20,28 @@ type AnalysisJSON struct {
 	Summary               SummaryJSON           `json:"summary"`
 	DKIMSignatures        []DKIMSignatureJSON   `json:"dkim_signatures"`
 	ARCChain              ARCChainJSON          `json:"arc_chain"`
+	Hops                  []HopJSON             `json:"hops"`
 	Errors                []string              `json:"errors"`
+}
+
+// HopJSON is one Received field, oldest first. DelaySeconds is from the hop
+// before (or from submission, for the first, when known); null when either
+// date is unknown. Skew marks a negative delay: the clocks disagree.
+type HopJSON struct {
+	From         string   `json:"from"`
+	FromHost     string   `json:"from_host"`
+	FromIP       string   `json:"from_ip"`
+	By           string   `json:"by"`
+	With         string   `json:"with"`
+	TLS          bool     `json:"tls"`
+	TLSVersion   string   `json:"tls_version"`
+	Auth         bool     `json:"auth"`
+	ID           string   `json:"id"`
+	For          string   `json:"for"`
+	Date         string   `json:"date"` // RFC 3339 in the zone the hop wrote; "" when unknown
+	DelaySeconds *float64 `json:"delay_seconds"`
+	Skew         bool     `json:"skew"`
+	Error        string   `json:"error,omitempty"`
 }
 
 // AuthResultFieldJSON is one method result of one Authentication-Results or
@@ -100,6 +122,19 @@ func Analysis(a verdict.Analysis) AnalysisJSON {
 	for _, s := range au.DKIMSignatures {
 		out.DKIMSignatures = append(out.DKIMSignatures, DKIMSignatureJSON(s))
 	}
+	out.Hops = []HopJSON{}
+	for _, h := range a.Hops {
+		hj := HopJSON{From: h.From, FromHost: h.FromHost, FromIP: h.FromIP, By: h.By, With: h.With, TLS: h.TLS,
+			TLSVersion: h.TLSVersion, Auth: h.Auth, ID: h.ID, For: h.For, Skew: h.Skew, Error: h.Err}
+		if !h.Date.IsZero() {
+			hj.Date = h.Date.Format(time.RFC3339)
+		}
+		if h.DelayKnown {
+			d := h.Delay.Seconds()
+			hj.DelaySeconds = &d
+		}
+		out.Hops = append(out.Hops, hj)
+	}
 	return out
 }
 
@@ -161,6 +196,33 @@ func WriteAnalysis(w io.Writer, a verdict.Analysis) error {
 				trusted = "yes"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, orNone(r.AuthservID, "-"), trusted, r.Method, r.Result, props(r.Properties))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(j.Hops) > 0 {
+		fmt.Fprintln(w, "\nhops, oldest first")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tFROM\tBY\tWITH\tTLS\tDATE\tDELAY")
+		for i, h := range j.Hops {
+			from := h.From
+			if h.FromIP != "" {
+				from += " [" + h.FromIP + "]"
+			}
+			tlsCell := "-"
+			if h.TLS {
+				tlsCell = orNone(h.TLSVersion, "yes")
+			}
+			delay := "?"
+			if h.DelaySeconds != nil {
+				delay = fmt.Sprintf("%.3fs", *h.DelaySeconds)
+				if h.Skew {
+					delay += " (clock skew)"
+				}
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, orNone(strings.TrimSpace(from), "-"), orNone(h.By, "-"),
+				orNone(h.With, "-"), tlsCell, orNone(h.Date, "?"), delay)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -185,7 +185,7 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 	if j.seed.Provider != nil {
 		trust.TopmostWithoutID = j.seed.Provider.TrustTopmostWithoutID
 	}
-	analysis, err := verdict.Analyze(f.Header, trust)
+	analysis, err := verdict.Analyze(f.Header, trust, j.submitStart)
 	if err != nil || len(analysis.Errors) > 0 {
 		log.Warn("found probe has header fields mailflow cannot read", "seed", f.Seed, "err", err, "problems", analysis.Errors)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/verdict"
@@ -65,7 +66,7 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := verdict.Analyze(data, tr)
+			a, err := verdict.Analyze(data, tr, time.Time{})
 			if err != nil {
 				t.Fatalf("Analyze: %v", err)
 			}

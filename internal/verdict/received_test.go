@@ -562,6 +562,16 @@ func TestHops(t *testing.T) {
 			{"5", 11 * time.Second, true, false}, // from the submission
 		})
 	})
+	t.Run("first hop in the second of submission", func(t *testing.T) {
+		// Submitted at 09:00:01.700; the first hop wrote 09:00:01: whole seconds, not skew.
+		check(t, Hops([]string{values[4]}, submitted.Add(3*time.Second+700*time.Millisecond)), []delay{
+			{"1", 0, true, false},
+		})
+		// A full second before the submission is a clock's fault.
+		check(t, Hops([]string{values[4]}, submitted.Add(4*time.Second+100*time.Millisecond)), []delay{
+			{"1", -1100 * time.Millisecond, true, true},
+		})
+	})
 	if hops := Hops(nil, submitted); len(hops) != 0 {
 		t.Errorf("Hops(nil) = %+v, want none", hops)
 	}
