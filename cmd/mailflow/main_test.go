@@ -15,7 +15,7 @@ import (
 )
 
 // mailflow runs the command line in-process and returns its exit status, stdout and stderr.
-func mailflow(t *testing.T, args ...string) (int, string, string) {
+func mailflow(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)

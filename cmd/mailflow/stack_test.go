@@ -20,7 +20,7 @@ import (
 )
 
 // stackEnv reads the stack's stack.env, or skips the test.
-func stackEnv(t *testing.T) map[string]string {
+func stackEnv(t testing.TB) map[string]string {
 	t.Helper()
 	dir := os.Getenv("MAILFLOW_STACK_DIR")
 	if dir == "" {
@@ -45,8 +45,9 @@ func stackEnv(t *testing.T) map[string]string {
 }
 
 // stackConfig writes a config.toml for the stack: the paths the stack offers
-// and seed1..seed5, with check, a TOML [checks.NAME] table, appended.
-func stackConfig(t *testing.T, env map[string]string, check string) string {
+// and seed1..seed5 (each with seedKeys added), with check, a TOML
+// [checks.NAME] table, appended.
+func stackConfig(t testing.TB, env map[string]string, check string, seedKeys ...string) string {
 	t.Helper()
 	t.Setenv("STACK_SUBMIT_PW", env["STACK_SUBMIT_PASSWORD"])
 	t.Setenv("STACK_WRONG_PW", "not-the-password")
@@ -127,8 +128,8 @@ authserv_ids = ["mx.seeds.test"]
 		env["STACK_SMTP_IN_NOTLS"], env["STACK_IMAPS"], env["STACK_DKIM_DOMAIN"], env["STACK_DKIM_SELECTOR"], env["STACK_DKIM_KEY"])
 	for _, addr := range strings.Split(env["STACK_SEEDS"], ",") {
 		name, _, _ := strings.Cut(addr, "@")
-		fmt.Fprintf(&b, "\n[seeds.%s]\naddress = %q\nprovider = \"stack\"\nca_file = %q\ntls_server_name = \"imap.seeds.test\"\npassword_env = \"STACK_SEED_PW\"\n",
-			name, addr, env["STACK_CA"])
+		fmt.Fprintf(&b, "\n[seeds.%s]\naddress = %q\nprovider = \"stack\"\nca_file = %q\ntls_server_name = \"imap.seeds.test\"\npassword_env = \"STACK_SEED_PW\"\n%s",
+			name, addr, env["STACK_CA"], strings.Join(seedKeys, ""))
 	}
 	// A seed whose mailbox is seed5's but whose address does not exist: its
 	// probes are refused at RCPT while the mailbox can still be watched.
@@ -144,7 +145,7 @@ authserv_ids = ["mx.seeds.test"]
 
 // probeStack runs `mailflow probe --json` on the config and returns the probes
 // by "path/seed".
-func probeStack(t *testing.T, cfg string) map[string]report.ProbeJSON {
+func probeStack(t testing.TB, cfg string) map[string]report.ProbeJSON {
 	t.Helper()
 	_, out, errOut := mailflow(t, "probe", "--config", cfg, "--json")
 	var probes []report.ProbeJSON
@@ -312,7 +313,7 @@ func TestStackSeeds(t *testing.T) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

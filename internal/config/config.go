@@ -138,6 +138,12 @@ type Seed struct {
 	Trust []string
 	// Cleanup deletes a probe message once its facts are stored (default true).
 	Cleanup bool
+	// NoIDLE polls the seed's folders every poll interval even where the
+	// server offers IDLE (key idle = false), for servers whose IDLE misbehaves.
+	NoIDLE bool
+	// FastPoll, when not 0, polls the seed's folders this often for 10s after
+	// each probe is sent, instead of idling (key fast_poll).
+	FastPoll time.Duration
 
 	providerID string // as written in the file, resolved by Load
 }

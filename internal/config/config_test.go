@@ -467,3 +467,34 @@ func TestValueMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestSeedIdle(t *testing.T) {
+	t.Setenv("MF_TEST_PW", "x")
+	doc := `[paths.p]
+host = "smtp.example.com"
+mail_from = "m@example.com"
+[seeds.polled]
+address = "a@example.net"
+imap_host = "imap.example.net"
+password_env = "MF_TEST_PW"
+idle = false
+fast_poll = "25ms"
+[seeds.idling]
+address = "b@example.net"
+imap_host = "imap.example.net"
+password_env = "MF_TEST_PW"
+[checks.c]
+paths = ["p"]
+seeds = ["polled", "idling"]
+`
+	c, err := load("idle.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seeds["polled"].FastPoll != 25*time.Millisecond || c.Seeds["idling"].FastPoll != 0 {
+		t.Errorf("FastPoll = %s %s, want 25ms and 0", c.Seeds["polled"].FastPoll, c.Seeds["idling"].FastPoll)
+	}
+	if !c.Seeds["polled"].NoIDLE || c.Seeds["idling"].NoIDLE {
+		t.Errorf("NoIDLE polled=%v idling=%v, want true false", c.Seeds["polled"].NoIDLE, c.Seeds["idling"].NoIDLE)
+	}
+}

@@ -203,7 +203,8 @@ func newSeed(pr problems, name string, rs rawSeed, dir string) *Seed {
 		IMAPPort: rs.IMAPPort, IMAPSecurity: Security(rs.IMAPSecurity), CAFile: caFile(pr, key+".ca_file", rs.CAFile, dir),
 		TLSServerName: rs.TLSServerName, Username: or(rs.Username, rs.Address),
 		AllowPlaintextAuth: rs.AllowPlaintextAuth, Inbox: or(rs.Inbox, "INBOX"), Junk: rs.Junk, Trust: rs.Trust,
-		Cleanup: rs.Cleanup == nil || *rs.Cleanup, providerID: rs.Provider,
+		Cleanup: rs.Cleanup == nil || *rs.Cleanup, NoIDLE: rs.IDLE != nil && !*rs.IDLE, providerID: rs.Provider,
+		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0),
 	}
 	s.Password = secret(pr, key, secretKeys{rs.Password, rs.PasswordEnv, rs.PasswordFile}, dir)
 	return s

@@ -72,6 +72,8 @@ type rawSeed struct {
 	Junk               string   `toml:"junk"`
 	Trust              []string `toml:"trust"`
 	Cleanup            *bool    `toml:"cleanup"`
+	IDLE               *bool    `toml:"idle"`
+	FastPoll           string   `toml:"fast_poll"`
 }
 
 type rawSeedList struct {

@@ -135,6 +135,9 @@ func validateSeed(pr problems, key string, s *Seed) {
 		hint = "" // the unknown provider is the problem
 	}
 	validateEndpoint(pr, key, "imap_", s.IMAPHost, s.IMAPPort, s.IMAPSecurity, hint)
+	if s.FastPoll < 0 || s.FastPoll > 0 && s.FastPoll < 10*time.Millisecond {
+		pr.add(key+".fast_poll", "%s is too short (0 to turn it off, else at least 10ms)", s.FastPoll)
+	}
 	if s.IMAPSecurity == SecurityNone && !s.AllowPlaintextAuth {
 		pr.add(key+".imap_security", "\"none\" would send the password without TLS, which mailflow refuses (use tls or starttls, or set allow_plaintext_auth = true for a lab)")
 	}

@@ -50,6 +50,12 @@ type Account struct {
 
 	// Cleanup deletes a probe message once it has been reported.
 	Cleanup bool
+	// NoIDLE polls even where the server offers IDLE.
+	NoIDLE bool
+	// FastPoll, when set, polls every FastPoll instead of idling for
+	// fastWindow after a probe is expected: for servers that hold IDLE news
+	// back (Dovecot waits 500 ms before telling), at the cost of commands.
+	FastPoll time.Duration
 	// Timeout bounds each IMAP command (default 30s).
 	Timeout time.Duration
 	// PollInterval is how often folders are searched without IDLE, and how often

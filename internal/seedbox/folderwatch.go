@@ -224,16 +224,24 @@ func (fw *folderWatch) contention() <-chan struct{} {
 // interval has passed, when a deletion is queued, when another connection
 // waits for the host, or when ctx ends.
 func (fw *folderWatch) wait(ctx context.Context) error {
-	timer := time.NewTimer(fw.w.acct.pollInterval())
+	interval := fw.w.acct.pollInterval()
+	fast := fw.w.fastPolling()
+	if fast {
+		interval = fw.w.acct.FastPoll
+	}
+	timer := time.NewTimer(interval)
 	defer timer.Stop()
-	if !fw.s.c.Caps().Has(imap.CapIdle) {
+	if fast || fw.w.acct.NoIDLE || !fw.s.c.Caps().Has(imap.CapIdle) {
 		select {
 		case <-ctx.Done():
+			return nil
 		case <-timer.C:
 		case <-fw.poke:
 		case <-fw.contention():
 		}
-		return nil
+		// A server shows a session new mail only when it syncs the mailbox,
+		// which SEARCH alone need not do (Dovecot does not): NOOP first.
+		return fw.s.Do(ctx, "noop", func() error { return fw.s.c.Noop().Wait() })
 	}
 	// A message that arrived since the last search may be announced only in
 	// reply to a command: some servers (go-imap's among them) do not replay
@@ -245,6 +253,12 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	case <-fw.s.updates:
 		return nil // news already: search again
 	default:
+	}
+	// With fast polling configured, a newly expected probe ends the IDLE so
+	// that polling starts at once.
+	var more <-chan struct{}
+	if fw.w.acct.FastPoll > 0 {
+		_, more = fw.w.waiting()
 	}
 	var idle *imapclient.IdleCommand
 	err := fw.s.Do(ctx, fmt.Sprintf("idle in %q", fw.folder.Name), func() error {
@@ -261,6 +275,7 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	case <-fw.s.updates:
 	case <-fw.poke:
 	case <-fw.contention():
+	case <-more:
 	case <-fw.s.c.Closed():
 	}
 	return fw.s.Do(context.Background(), "end idle", func() error {

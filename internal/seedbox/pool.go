@@ -28,8 +28,8 @@ type pooled struct {
 type accountKey struct {
 	host, security, username, password, inbox, junk, junkNames, serverName string
 	port                                                                   int
-	plain, cleanup                                                         bool
-	timeout, poll                                                          time.Duration
+	plain, cleanup, noIDLE                                                 bool
+	timeout, poll, fastPoll                                                time.Duration
 	roots                                                                  *x509.CertPool
 }
 
@@ -37,7 +37,7 @@ func keyOf(a Account) accountKey {
 	k := accountKey{
 		host: strings.ToLower(a.Host), security: a.Security, username: a.Username, password: a.Password,
 		inbox: a.Inbox, junk: a.Junk, junkNames: strings.Join(a.JunkNames, "\x00"),
-		port: a.Port, plain: a.AllowPlaintextAuth, cleanup: a.Cleanup, timeout: a.Timeout, poll: a.PollInterval,
+		port: a.Port, plain: a.AllowPlaintextAuth, cleanup: a.Cleanup, noIDLE: a.NoIDLE, timeout: a.Timeout, poll: a.PollInterval, fastPoll: a.FastPoll,
 	}
 	if a.TLSConfig != nil {
 		k.serverName, k.roots = a.TLSConfig.ServerName, a.TLSConfig.RootCAs

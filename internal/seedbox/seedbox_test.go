@@ -290,3 +290,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("still waiting for %s after 10s", what)
 }
+
+// With fast_poll, a seed whose server gives no news is searched every
+// FastPoll after a probe is expected, not every PollInterval.
+func TestFastPollAfterExpect(t *testing.T) {
+	l := newLabWith(t, lab.Options{NoIDLE: true})
+	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
+	acct.PollInterval = 5 * time.Second
+	acct.FastPoll = 20 * time.Millisecond
+	ctx, w, found := watch(t, acct)
+	tok := token(t)
+	w.Expect(found, tok)
+	time.Sleep(100 * time.Millisecond) // the folders are polling fast by now
+	start := time.Now()
+	deliver(t, l, "alice", tok)
+	select {
+	case f := <-found:
+		if d := f.SeenAt.Sub(start); d > 2*time.Second {
+			t.Errorf("found %s after delivery, want well under the 5s poll interval", d)
+		}
+	case <-ctx.Done():
+		t.Fatal("probe not found")
+	}
+}

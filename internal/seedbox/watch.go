@@ -66,6 +66,9 @@ type Watcher struct {
 	expected map[string]chan<- Found
 	// more is closed and replaced when tokens are expected, to wake idle folders.
 	more chan struct{}
+	// expectedAt is when tokens were last expected: fast polling runs for
+	// fastWindow after it.
+	expectedAt time.Time
 	// folders is nil until the first connection found them.
 	folders []Folder
 	// attempt is closed when a running first connection ends; nil when none runs.
@@ -205,6 +208,7 @@ func (w *Watcher) Expect(sink chan<- Found, tokens ...string) {
 	for _, t := range tokens {
 		w.expected[t] = sink
 	}
+	w.expectedAt = time.Now()
 	close(w.more)
 	w.more = make(chan struct{})
 }
@@ -239,6 +243,22 @@ func (w *Watcher) waiting() (bool, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.expected) > 0, w.more
+}
+
+// fastWindow is how long after a probe is expected its seed is polled every
+// Account.FastPoll: deliveries that take longer are found by IDLE as usual.
+const fastWindow = 10 * time.Second
+
+// fastPolling reports whether folders should poll every FastPoll now instead
+// of idling: the account asks for it, a token is expected, and the last one
+// came within fastWindow.
+func (w *Watcher) fastPolling() bool {
+	if w.acct.FastPoll <= 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.expected) > 0 && time.Since(w.expectedAt) < fastWindow
 }
 
 // Errors delivers connection problems; the watcher keeps reconnecting.
