@@ -60,7 +60,7 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		t.IDs = append(t.IDs, p.AuthservIDs...)
-		t.TopmostWithoutID = p.TrustTopmostWithoutID
+		t.TopmostWithoutID, t.SpamFilters = p.TrustTopmostWithoutID, p.SpamFilters
 	}
 	data, err := readInput(files[0], stdin)
 	if err != nil {

@@ -124,6 +124,7 @@ imap_port = %[7]s
 imap_security = "tls"
 junk_folders = ["Junk"]
 authserv_ids = ["mx.seeds.test"]
+spam_filters = ["rspamd"]
 `, env["STACK_SUBMISSION"], env["STACK_SMTPS"], env["STACK_SMTP_IN"], env["STACK_CA"], env["STACK_SUBMIT_USER"],
 		env["STACK_SMTP_IN_NOTLS"], env["STACK_IMAPS"], env["STACK_DKIM_DOMAIN"], env["STACK_DKIM_SELECTOR"], env["STACK_DKIM_KEY"])
 	for _, addr := range strings.Split(env["STACK_SEEDS"], ",") {
@@ -269,6 +270,15 @@ body = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 	p := probeStack(t, cfg)["submission/seed2"]
 	if p.State != "found" || p.Placement != "spam" || p.Found == nil || p.Found.Folder != "Junk" {
 		t.Fatalf("state %s placement %s found %+v (%s), want found in Junk as spam", p.State, p.Placement, p.Found, p.Error)
+	}
+	a := analysisOf(t, p)
+	if a.Summary.Spam != "yes" || a.Summary.SpamFilter != "rspamd" {
+		t.Errorf("summary spam %q by %q, want yes by rspamd", a.Summary.Spam, a.Summary.SpamFilter)
+	}
+	for _, v := range a.Spam {
+		if v.Filter == "rspamd" && (v.Score == nil || *v.Score < 15 || len(v.Tests) == 0) {
+			t.Errorf("rspamd verdict %+v, want its score (GTUBE scores 20 on the stack) and the symbols", v)
+		}
 	}
 }
 

@@ -177,6 +177,9 @@ type Provider struct {
 	IMAPSecurity Security
 	JunkFolders  []string
 	AuthservIDs  []string
+	// SpamFilters names the spam filters the provider runs, as verdict names
+	// them ("microsoft", "rspamd"...): their header verdict is the provider's.
+	SpamFilters []string
 	// TrustTopmostWithoutID trusts the topmost Authentication-Results field
 	// when it has no authserv-id, as Microsoft 365 writes it.
 	TrustTopmostWithoutID bool

@@ -69,9 +69,13 @@ func (c *Config) Print(w io.Writer) {
 		if !s.Cleanup {
 			cleanup = "no"
 		}
+		trust := s.TrustedAuthservIDs()
+		if s.Provider != nil && s.Provider.TrustTopmostWithoutID {
+			trust = append(trust, "(topmost field without id)")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s:%d %s\t%s\t%s\t%s\t%s\n", name, s.Address, c.rel(s.Source), s.Line,
 			provider, s.IMAPHost, s.IMAPPort, s.IMAPSecurity, login, folders(s),
-			orNone(strings.Join(s.TrustedAuthservIDs(), " ")), cleanup)
+			orNone(strings.Join(trust, " ")), cleanup)
 	}
 
 	if len(c.SeedLists) > 0 {

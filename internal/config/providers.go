@@ -84,6 +84,9 @@ func mergeProvider(out map[string]*Provider, id string, rp *rawProvider, file st
 	if rp.AuthservIDs != nil {
 		p.AuthservIDs = rp.AuthservIDs
 	}
+	if rp.SpamFilters != nil {
+		p.SpamFilters = rp.SpamFilters
+	}
 	if rp.TrustTopmostWithoutID != nil {
 		p.TrustTopmostWithoutID = *rp.TrustTopmostWithoutID
 	}

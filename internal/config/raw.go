@@ -101,6 +101,7 @@ type rawProvider struct {
 	JunkFolders    []string `toml:"junk_folders"`
 	AuthservIDs    []string `toml:"authserv_ids"`
 	MaxConnections int      `toml:"max_connections"`
+	SpamFilters    []string `toml:"spam_filters"`
 	// A pointer: false given in a file must override a built-in true.
 	TrustTopmostWithoutID *bool  `toml:"trust_topmost_without_id"`
 	Notes                 string `toml:"notes"`

@@ -21,7 +21,23 @@ type AnalysisJSON struct {
 	DKIMSignatures        []DKIMSignatureJSON   `json:"dkim_signatures"`
 	ARCChain              ARCChainJSON          `json:"arc_chain"`
 	Hops                  []HopJSON             `json:"hops"`
+	Spam                  []SpamJSON            `json:"spam"`
 	Errors                []string              `json:"errors"`
+}
+
+// SpamJSON is one spam filter's verdict. Trusted marks the receiver's own
+// filter (the provider's spam_filters).
+type SpamJSON struct {
+	Filter    string            `json:"filter"`
+	Trusted   bool              `json:"trusted"`
+	Spam      string            `json:"spam"` // yes, no or unknown
+	Score     *float64          `json:"score"`
+	Threshold *float64          `json:"threshold"`
+	Tests     []string          `json:"tests"`
+	Action    string            `json:"action,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+	Fields    []string          `json:"fields"`
+	Error     string            `json:"error,omitempty"`
 }
 
 // HopJSON is one Received field, oldest first. DelaySeconds is from the hop
@@ -71,6 +87,9 @@ type SummaryJSON struct {
 	CompAuth         string `json:"compauth"`
 	CompAuthReason   string `json:"compauth_reason"`
 	FromDomain       string `json:"from_domain"`
+	// Spam is the trusted filter's verdict (yes, no, unknown), "none" without one.
+	Spam       string `json:"spam"`
+	SpamFilter string `json:"spam_filter"`
 }
 
 // DKIMSignatureJSON is one DKIM result of the trusted field.
@@ -121,6 +140,20 @@ func Analysis(a verdict.Analysis) AnalysisJSON {
 	}
 	for _, s := range au.DKIMSignatures {
 		out.DKIMSignatures = append(out.DKIMSignatures, DKIMSignatureJSON(s))
+	}
+	out.Summary.Spam = "none"
+	if f := a.Filtered; f != nil {
+		out.Summary.Spam, out.Summary.SpamFilter = f.Spam, f.Filter
+	}
+	out.Spam = []SpamJSON{}
+	for i, v := range a.Spam {
+		tests := v.Tests
+		if tests == nil {
+			tests = []string{}
+		}
+		out.Spam = append(out.Spam, SpamJSON{Filter: v.Filter, Trusted: a.Filtered == &a.Spam[i], Spam: v.Spam,
+			Score: v.Score, Threshold: v.Threshold, Tests: tests, Action: v.Action, Details: v.Details,
+			Fields: v.Fields, Error: v.Err})
 	}
 	out.Hops = []HopJSON{}
 	for _, h := range a.Hops {
@@ -178,6 +211,22 @@ func WriteAnalysis(w io.Writer, a verdict.Analysis) error {
 	fmt.Fprintf(tw, "arc\t%s\n", arc)
 	if s.CompAuth != "none" {
 		fmt.Fprintf(tw, "compauth\t%s reason %s\n", s.CompAuth, orNone(s.CompAuthReason, "?"))
+	}
+	for _, v := range j.Spam {
+		line := v.Spam
+		if v.Score != nil {
+			line += fmt.Sprintf(", score %g", *v.Score)
+			if v.Threshold != nil {
+				line += fmt.Sprintf(" of %g", *v.Threshold)
+			}
+		}
+		if v.Action != "" {
+			line += ", action " + v.Action
+		}
+		if v.Trusted {
+			line += " (the receiver's filter)"
+		}
+		fmt.Fprintf(tw, "spam: %s\t%s\n", v.Filter, line)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -182,8 +182,8 @@ func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *
 		latency, basis = max(f.InternalDate.Sub(j.submitStart), 0), store.LatencyInternalDate
 	}
 	trust := verdict.Trust{IDs: j.seed.TrustedAuthservIDs()}
-	if j.seed.Provider != nil {
-		trust.TopmostWithoutID = j.seed.Provider.TrustTopmostWithoutID
+	if p := j.seed.Provider; p != nil {
+		trust.TopmostWithoutID, trust.SpamFilters = p.TrustTopmostWithoutID, p.SpamFilters
 	}
 	analysis, err := verdict.Analyze(f.Header, trust, j.submitStart)
 	if err != nil || len(analysis.Errors) > 0 {

@@ -12,6 +12,11 @@ type Analysis struct {
 	Auth Auth
 	// Hops are the Received fields, oldest first, with the delay between them.
 	Hops []Hop
+	// Spam holds every spam filter's verdict found in the header, whoever
+	// stamped it; Filtered is the first whose filter the trust names (nil
+	// when none): the receiver's own judgement.
+	Spam     []SpamVerdict
+	Filtered *SpamVerdict
 	// Errors lists what could not be parsed, and where; the rest of the
 	// analysis stands without it.
 	Errors []string
@@ -30,7 +35,21 @@ func Analyze(header []byte, trust Trust, submitted time.Time) (Analysis, error) 
 	if len(fields) == 0 {
 		return Analysis{Errors: errs}, ErrNotAMessage
 	}
-	a := Analysis{Errors: errs, Auth: Authenticate(fields, trust), Hops: Hops(fields.Values("Received"), submitted)}
+	a := Analysis{Errors: errs, Auth: Authenticate(fields, trust), Hops: Hops(fields.Values("Received"), submitted),
+		Spam: SpamVerdicts(fields)}
+	if n := len(fields.Values("From")); n != 1 {
+		// RFC 5322 section 3.6 allows one; with none or two, alignment and
+		// DMARC have no single domain to judge (RFC 7489 section 6.6.1).
+		a.Errors = append(a.Errors, fmt.Sprintf("the header has %d From fields, not one: the From domain is uncertain", n))
+	}
+	for i, v := range a.Spam {
+		if v.Err != "" {
+			a.Errors = append(a.Errors, fmt.Sprintf("spam filter %s: %s", v.Filter, v.Err))
+		}
+		if a.Filtered == nil && containsFold(trust.SpamFilters, v.Filter) {
+			a.Filtered = &a.Spam[i]
+		}
+	}
 	for i, h := range a.Hops {
 		if h.Err != "" {
 			a.Errors = append(a.Errors, fmt.Sprintf("Received hop %d of %d (by %s): %s", i+1, len(a.Hops), orUnknown(h.By), h.Err))

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -119,6 +120,8 @@ type Auth struct {
 	// ARCChainValidation the cv= of that seal (none, pass, fail), "" without one.
 	ARCChain           int
 	ARCChainValidation string
+
+	methods map[string]bool // methods already read from a trusted field
 }
 
 // DKIMSignature is one DKIM result of the trusted field.
@@ -139,6 +142,10 @@ type Trust struct {
 	// Microsoft 365 writes it: its receiver stamps the field above everything
 	// a sender could have written, and no id can be checked.
 	TopmostWithoutID bool
+	// SpamFilters names the spam filters (SpamVerdict.Filter) the receiver
+	// runs: their verdict is the receiver's. A filter's fields carry no id,
+	// so this is as far as trust goes for them.
+	SpamFilters []string
 }
 
 // Authenticate parses the Authentication-Results and ARC fields of a header
@@ -150,14 +157,21 @@ type Trust struct {
 // Trusted false.
 func Authenticate(fields Fields, trust Trust) Auth {
 	a := Auth{FromDomain: fromDomain(fields.Get("From"))}
+	merging := true // until an untrusted field follows the first trusted one
 	for i, v := range fields.Values("Authentication-Results") {
 		ar, _ := ParseAuthResults(v) // a parse problem stays in ar.Err
 		ar.Field = "Authentication-Results"
 		ar.Trusted = ar.AuthservID != "" && containsFold(trust.IDs, ar.AuthservID) ||
-			ar.AuthservID == "" && i == 0 && trust.TopmostWithoutID && ar.Err == ""
+			ar.AuthservID == "" && i == 0 && trust.TopmostWithoutID && len(ar.Results) > 0
 		a.Headers = append(a.Headers, ar)
-		if ar.Trusted && !a.Trusted {
+		switch {
+		case ar.Trusted && merging:
+			// Many receivers write one field per method (OpenDKIM and
+			// OpenDMARC, Proton, iCloud): the trusted fields on top are read
+			// as one, the first result of a method counting.
 			a.summarise(ar)
+		case a.Trusted:
+			merging = false
 		}
 	}
 	for _, v := range fields.Values("ARC-Authentication-Results") {
@@ -171,14 +185,34 @@ func Authenticate(fields Fields, trust Trust) Auth {
 	return a
 }
 
+// summarise adds a trusted field's results to the summary. A method already
+// read from a field above is not read again: a field further down cannot
+// change what the topmost said, only add methods it did not cover.
 func (a *Auth) summarise(ar AuthResults) {
-	a.Trusted, a.AuthservID = true, ar.AuthservID
+	if !a.Trusted {
+		a.Trusted, a.AuthservID = true, ar.AuthservID
+	}
+	if a.methods == nil {
+		a.methods = map[string]bool{}
+	}
+	fresh := map[string]bool{}
+	for _, r := range ar.Results {
+		if !a.methods[r.Method] {
+			fresh[r.Method] = true
+		}
+	}
+	for m := range fresh {
+		a.methods[m] = true
+	}
 	first := func(dst *string, v string) {
 		if *dst == "" {
 			*dst = v
 		}
 	}
 	for _, r := range ar.Results {
+		if !fresh[r.Method] {
+			continue
+		}
 		switch r.Method {
 		case "spf":
 			first(&a.SPF, r.Value)
@@ -198,8 +232,8 @@ func (a *Auth) summarise(ar AuthResults) {
 				a.DKIM = r.Value
 			}
 			d := dkimDomain(r)
-			if d == "" && r.Value == "none" {
-				continue // no signature at all
+			if r.Value == "none" {
+				continue // no signature at all (Microsoft adds header.d=none)
 			}
 			a.DKIMSignatures = append(a.DKIMSignatures, DKIMSignature{
 				Domain: d, Selector: r.Prop("header", "s"), Result: r.Value, Aligned: aligned(d, a.FromDomain),
@@ -214,7 +248,16 @@ func (a *Auth) summarise(ar AuthResults) {
 // bare action=) or the comment (Gmail's and Yahoo's "p=REJECT sp=NONE
 // dis=NONE", OpenDMARC's "p=reject dis=none", Rspamd's "policy=reject").
 func dmarcPolicy(r Result) (policy, disposition string) {
+	defer func() {
+		// Only a policy is a policy: Rspamd writes "(policy=temperror)".
+		if !slices.Contains([]string{"none", "quarantine", "reject"}, policy) {
+			policy = ""
+		}
+	}()
 	policy = r.Prop("policy", "published-domain-policy")
+	if policy == "" {
+		policy = r.Prop("policy", "dmarc") // Mailman 3's authheaders
+	}
 	disposition = r.Prop("policy", "applied-disposition")
 	if disposition == "" {
 		disposition = r.Prop("", "action")

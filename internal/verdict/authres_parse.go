@@ -220,10 +220,17 @@ func (p *arParser) props(r *Result) {
 			p.skipElement()
 			return
 		}
+		if typ == "" && knownMethods[name] {
+			// "spf=pass dmarc=fail": a method where a property belongs means
+			// a ';' is missing. resinfos reports it and reads the result.
+			p.i = start
+			return
+		}
 		p.i++ // '='
 		p.cfws()
+		quoted := p.peek() == '"'
 		v := p.pvalue()
-		if v == "" {
+		if v == "" && !quoted { // `""` is a value, empty (RFC 5322 quoted-string)
 			p.errorf("offset %d: %s: %s has no value", start, clip(r.Method), clip(strings.TrimPrefix(typ+"."+name, ".")))
 		}
 		if typ == "" && name == "reason" {
@@ -234,6 +241,15 @@ func (p *arParser) props(r *Result) {
 		}
 		r.Props = append(r.Props, Prop{Type: typ, Name: name, Value: v})
 	}
+}
+
+// knownMethods are the registered authentication methods (IANA "Email
+// Authentication Methods") and those receivers use widely; one written bare
+// where a property belongs starts a new result.
+var knownMethods = map[string]bool{
+	"spf": true, "dkim": true, "dmarc": true, "arc": true, "iprev": true, "auth": true, "compauth": true,
+	"bimi": true, "dkim-adsp": true, "dkim-atps": true, "sender-id": true, "smime": true, "dnswl": true,
+	"vbr": true, "rrvs": true, "domainkeys": true, "x-original-spf": true,
 }
 
 // propKey reads "ptype.property" or a bare name, with optional CFWS around the

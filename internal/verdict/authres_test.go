@@ -40,10 +40,17 @@ func TestAuthenticate(t *testing.T) {
 			want:    summary{ID: "mx.example.org", SPF: "fail", DKIM: "none", DMARC: "fail", Trusted: []bool{true, true}},
 		},
 		{
-			name:    "ids compare without regard to case",
-			values:  []string{"MX.Google.COM; spf=pass", gmail},
+			name:    "ids compare without regard to case; trusted fields on top are read as one",
+			values:  []string{"MX.Google.COM; spf=fail", gmail},
 			trusted: []string{"mx.GOOGLE.com"},
-			want:    summary{ID: "mx.google.com", SPF: "pass", Trusted: []bool{true, true}},
+			want: summary{ID: "mx.google.com", SPF: "fail", DKIM: "pass", DMARC: "pass", Domains: []string{"example.com"},
+				Trusted: []bool{true, true}},
+		},
+		{
+			name:    "a trusted field below an untrusted one is not merged",
+			values:  []string{"mx.example.org; spf=pass", forged, "mx.example.org; dkim=pass header.d=bank.example"},
+			trusted: []string{"mx.example.org"},
+			want:    summary{ID: "mx.example.org", SPF: "pass", Trusted: []bool{true, false, true}},
 		},
 		{
 			name:    "gmail: dkim domain from header.i",

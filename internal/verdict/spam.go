@@ -181,10 +181,6 @@ func (h *spamHeader) peek(name string) (string, bool) {
 	return "", false
 }
 
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
 // spamBuilder collects one filter's verdict as its reader goes through the
 // fields.
 type spamBuilder struct {

@@ -275,5 +275,3 @@ func (p *statusParser) tests(st *spamStatus) string {
 	}
 	return p.s[start:p.i]
 }
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
