@@ -96,7 +96,7 @@ deadline = "60s"
 		base := baseline(b, env, 5*benchRounds)
 		b.ReportMetric(percentile(base, 50), "baseline-p50-ms")
 		b.ReportMetric(percentile(base, 99), "baseline-p99-ms")
-		for _, mode := range []struct{ name, seedKeys string }{{"idle", ""}, {"fast", "fast_poll = \"25ms\"\n"}} {
+		for _, mode := range []struct{ name, seedKeys string }{{"idle", ""}, {"fast", "fast_poll = \"10ms\"\n"}} {
 			cfg := stackConfig(b, env, check, mode.seedKeys)
 			var mf []float64
 			for range benchRounds {
