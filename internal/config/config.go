@@ -134,6 +134,9 @@ type Seed struct {
 	Inbox string
 	// Junk, when set, names the junk folder and skips discovery.
 	Junk string
+	// Folders names further folders to watch (key folders): a probe found in
+	// one is placed other:<folder>.
+	Folders []string
 	// Trust adds authserv-ids whose Authentication-Results are trusted for this seed.
 	Trust []string
 	// Cleanup deletes a probe message once its facts are stored (default true).

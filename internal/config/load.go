@@ -204,7 +204,7 @@ func newSeed(pr problems, name string, rs rawSeed, dir string) *Seed {
 		TLSServerName: rs.TLSServerName, Username: or(rs.Username, rs.Address),
 		AllowPlaintextAuth: rs.AllowPlaintextAuth, Inbox: or(rs.Inbox, "INBOX"), Junk: rs.Junk, Trust: rs.Trust,
 		Cleanup: rs.Cleanup == nil || *rs.Cleanup, NoIDLE: rs.IDLE != nil && !*rs.IDLE, providerID: rs.Provider,
-		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0),
+		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0), Folders: rs.Folders,
 	}
 	s.Password = secret(pr, key, secretKeys{rs.Password, rs.PasswordEnv, rs.PasswordFile}, dir)
 	return s

@@ -74,6 +74,7 @@ type rawSeed struct {
 	Cleanup            *bool    `toml:"cleanup"`
 	IDLE               *bool    `toml:"idle"`
 	FastPoll           string   `toml:"fast_poll"`
+	Folders            []string `toml:"folders"`
 }
 
 type rawSeedList struct {

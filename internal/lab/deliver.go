@@ -47,6 +47,8 @@ func (l *Lab) deliver(d *delivery, a *account) error {
 	}
 	if reason != "" {
 		folder = junkFolder
+	} else if seed.Rule == RuleArchive {
+		folder = archiveFolder
 	}
 	msg := l.stamp(d, seed, reason != "")
 	lit := literal{bytes.NewReader(msg)}

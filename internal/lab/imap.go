@@ -16,6 +16,9 @@ import (
 // SPECIAL-USE attribute (RFC 6154).
 const junkFolder = "Junk"
 
+// archiveFolder is the plain folder of seeds with RuleArchive.
+const archiveFolder = "Archive"
+
 // delim is imapmemserver's hierarchy delimiter.
 const delim = '/'
 
@@ -84,7 +87,10 @@ func newAccount(s Seed) (*account, error) {
 	for _, f := range []struct {
 		name string
 		use  []imap.MailboxAttr
-	}{{"INBOX", nil}, {junkFolder, []imap.MailboxAttr{imap.MailboxAttrJunk}}} {
+	}{{"INBOX", nil}, {junkFolder, []imap.MailboxAttr{imap.MailboxAttrJunk}}, {archiveFolder, nil}} {
+		if f.name == archiveFolder && s.Rule != RuleArchive {
+			continue
+		}
 		if err := a.create(f.name, &imap.CreateOptions{SpecialUse: f.use}); err != nil {
 			return nil, err
 		}

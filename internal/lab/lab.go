@@ -40,6 +40,7 @@ const (
 	RuleJunk    Rule = "junk"    // this seed's filter files every message into Junk
 	RuleReject  Rule = "reject"  // RCPT TO answered 550 5.1.1
 	RuleDrop    Rule = "drop"    // accepted with 250, then silently discarded (never stored)
+	RuleArchive Rule = "archive" // this seed's rule files every message into its folder "Archive"
 )
 
 // SeedSpec asks Start for a seed: its name (the local part of its address) and
@@ -197,9 +198,9 @@ func (l *Lab) addSeeds(specs []SeedSpec) error {
 		switch rule {
 		case "":
 			rule = RuleDeliver
-		case RuleDeliver, RuleJunk, RuleReject, RuleDrop:
+		case RuleDeliver, RuleJunk, RuleReject, RuleDrop, RuleArchive:
 		default:
-			return fmt.Errorf("seed %s: rule %q is not one of deliver, junk, reject, drop", sp.Name, sp.Rule)
+			return fmt.Errorf("seed %s: rule %q is not one of deliver, junk, reject, drop, archive", sp.Name, sp.Rule)
 		}
 		name := strings.ToLower(sp.Name)
 		s := Seed{Name: name, Address: name + "@" + l.SeedDomain, Password: secret(), Rule: rule}

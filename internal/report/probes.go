@@ -110,6 +110,10 @@ func note(p store.Probe) string {
 		if p.Placement != "inbox" {
 			return fmt.Sprintf("found in folder %q", p.Sighting.Folder)
 		}
+		var a AnalysisJSON
+		if json.Unmarshal([]byte(p.Sighting.Analysis), &a) == nil && a.Summary.Spam == "yes" {
+			return fmt.Sprintf("in the inbox, but the receiver's filter (%s) called it spam", a.Summary.SpamFilter)
+		}
 	}
 	return ""
 }

@@ -42,16 +42,20 @@ func TestTableAndJSON(t *testing.T) {
 	found.Sighting.Latency = 42300 * time.Microsecond
 	found.Auth = store.Auth{SPF: "pass", DKIM: "pass", DMARC: "pass"}
 	found.Submission = store.Submission{Outcome: "accepted", Code: 250, EnhancedCode: "2.0.0", TLSVersion: "TLS 1.3"}
+	flagged := probe("found", "inbox")
+	flagged.Seed = "dave"
+	flagged.Sighting.Analysis = `{"summary": {"spam": "yes", "spam_filter": "microsoft"}}`
 	rejected := probe("rejected", "rejected")
 	rejected.Seed = "carol"
 	rejected.Submission = store.Submission{Outcome: "rejected", Stage: "rcpt", Code: 550, EnhancedCode: "5.1.1", Text: "no such user"}
 
 	var b bytes.Buffer
-	if err := Table(&b, []store.Probe{found, rejected}); err != nil {
+	if err := Table(&b, []store.Probe{found, flagged, rejected}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"accepted 250 2.0.0", "42.3ms", "rejected 550 5.1.1", "rejected at RCPT: no such user", "TLS 1.3"} {
+	for _, want := range []string{"accepted 250 2.0.0", "42.3ms", "rejected 550 5.1.1", "rejected at RCPT: no such user", "TLS 1.3",
+		"dave: in the inbox, but the receiver's filter (microsoft) called it spam"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -127,7 +127,7 @@ func (r *Runner) account(cfg *config.Config, name string) (seedbox.Account, erro
 		Name: s.Name, Host: s.IMAPHost, Port: s.IMAPPort, Security: string(s.IMAPSecurity),
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName},
 		Username:  s.Username, Password: s.Password.Reveal(), AllowPlaintextAuth: s.AllowPlaintextAuth,
-		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Cleanup: s.Cleanup, NoIDLE: s.NoIDLE, FastPoll: s.FastPoll,
+		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Extra: s.Folders, Cleanup: s.Cleanup, NoIDLE: s.NoIDLE, FastPoll: s.FastPoll,
 		PollInterval: pollInterval(cfg, name), Limiter: r.pool(cfg).Limiter(),
 	}, nil
 }

@@ -47,6 +47,9 @@ type Account struct {
 	// Junk names the junk folder; "" finds it by SPECIAL-USE \Junk, then JunkNames.
 	Junk      string
 	JunkNames []string
+	// Extra names further folders to watch, where a provider's or a user's
+	// rule may file mail (found there, a probe is placed other:<folder>).
+	Extra []string
 
 	// Cleanup deletes a probe message once it has been reported.
 	Cleanup bool

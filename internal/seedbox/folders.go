@@ -3,7 +3,9 @@ package seedbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -107,7 +109,7 @@ func nameIn(name string, names []string) bool {
 }
 
 // watched returns the folders a probe can land in: the inbox and the junk folder.
-func watched(folders []Folder, seed string) ([]Folder, error) {
+func watched(folders []Folder, seed string, extra []string) ([]Folder, error) {
 	var out []Folder
 	for _, f := range folders {
 		if f.Role == RoleInbox || f.Role == RoleJunk {
@@ -116,6 +118,21 @@ func watched(folders []Folder, seed string) ([]Folder, error) {
 	}
 	if len(out) == 0 || out[0].Role != RoleInbox {
 		return nil, fmt.Errorf("seed %s: no inbox folder found (set inbox = \"...\" for the seed)", seed)
+	}
+	// Folders a provider or a user rule files mail into: a probe found there
+	// is placed other:<folder>.
+	for _, name := range extra {
+		i := slices.IndexFunc(folders, func(f Folder) bool { return f.Name == name })
+		if i < 0 {
+			var names []string
+			for _, f := range folders {
+				names = append(names, strconv.Quote(f.Name))
+			}
+			return nil, fmt.Errorf("seed %s: folder %q is not on the server (folders: %s); fix the seed's folders", seed, name, strings.Join(names, " "))
+		}
+		if f := folders[i]; f.Role == RoleOther {
+			out = append(out, f)
+		}
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func TestAssignRoles(t *testing.T) {
 			if inbox != tc.inbox || junk != tc.junk || how != tc.how {
 				t.Errorf("inbox %q junk %q (%s), want %q %q (%s)", inbox, junk, how, tc.inbox, tc.junk, tc.how)
 			}
-			if w, err := watched(folders, "s"); err != nil || w[0].Name != tc.inbox {
+			if w, err := watched(folders, "s", nil); err != nil || w[0].Name != tc.inbox {
 				t.Errorf("watched = %v, %v, want the inbox first", w, err)
 			}
 		})

@@ -46,7 +46,7 @@ func Inspect(ctx context.Context, acct Account, staleBefore time.Time, log *slog
 	if err != nil {
 		return h, err
 	}
-	if _, err := watched(folders, acct.Name); err != nil {
+	if _, err := watched(folders, acct.Name, acct.Extra); err != nil {
 		return h, err
 	}
 	for _, f := range folders {
@@ -130,7 +130,7 @@ func Purge(ctx context.Context, acct Account, before time.Time, mine func(token 
 	if err != nil {
 		return 0, err
 	}
-	folders, err = watched(folders, acct.Name)
+	folders, err = watched(folders, acct.Name, acct.Extra)
 	if err != nil {
 		return 0, err
 	}

@@ -26,17 +26,17 @@ type pooled struct {
 
 // accountKey is what makes two Accounts the same mailbox watched the same way.
 type accountKey struct {
-	host, security, username, password, inbox, junk, junkNames, serverName string
-	port                                                                   int
-	plain, cleanup, noIDLE                                                 bool
-	timeout, poll, fastPoll                                                time.Duration
-	roots                                                                  *x509.CertPool
+	host, security, username, password, inbox, junk, junkNames, extra, serverName string
+	port                                                                          int
+	plain, cleanup, noIDLE                                                        bool
+	timeout, poll, fastPoll                                                       time.Duration
+	roots                                                                         *x509.CertPool
 }
 
 func keyOf(a Account) accountKey {
 	k := accountKey{
 		host: strings.ToLower(a.Host), security: a.Security, username: a.Username, password: a.Password,
-		inbox: a.Inbox, junk: a.Junk, junkNames: strings.Join(a.JunkNames, "\x00"),
+		inbox: a.Inbox, junk: a.Junk, junkNames: strings.Join(a.JunkNames, "\x00"), extra: strings.Join(a.Extra, "\x00"),
 		port: a.Port, plain: a.AllowPlaintextAuth, cleanup: a.Cleanup, noIDLE: a.NoIDLE, timeout: a.Timeout, poll: a.PollInterval, fastPoll: a.FastPoll,
 	}
 	if a.TLSConfig != nil {

@@ -313,3 +313,28 @@ func TestFastPollAfterExpect(t *testing.T) {
 		t.Fatal("probe not found")
 	}
 }
+
+// A folder named in the account's Extra is watched too: a probe a rule filed
+// there is found in it, with the role other.
+func TestExtraFolders(t *testing.T) {
+	l := newLabWith(t, lab.Options{Seeds: []lab.SeedSpec{{Name: "erin", Rule: lab.RuleArchive}}})
+	acct := account(t, l, "erin", l.IMAP, SecurityTLS)
+	acct.Extra = []string{"Archive"}
+	ctx, w, found := watch(t, acct)
+	tok := token(t)
+	w.Expect(found, tok)
+	deliver(t, l, "erin", tok)
+	select {
+	case f := <-found:
+		if f.Folder != "Archive" || f.Role != RoleOther {
+			t.Errorf("found in %s (%s), want Archive (other)", f.Folder, f.Role)
+		}
+	case <-ctx.Done():
+		t.Fatal("probe in Archive not found")
+	}
+	acct.Extra = []string{"Archiv"}
+	if _, err := Watch(ctx, acct, discard); err == nil || !strings.Contains(err.Error(), `folder "Archiv" is not on the server`) ||
+		!strings.Contains(err.Error(), `"Archive"`) {
+		t.Errorf("Watch with a wrong folder = %v, want an error naming it and the folders there", err)
+	}
+}

@@ -184,7 +184,7 @@ func (w *Watcher) findFolders() ([]Folder, *Session, error) {
 	all, err := s.Folders(w.ctx)
 	if err == nil {
 		var folders []Folder
-		if folders, err = watched(all, w.acct.Name); err == nil {
+		if folders, err = watched(all, w.acct.Name, w.acct.Extra); err == nil {
 			return folders, s, nil
 		}
 	}
