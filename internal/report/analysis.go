@@ -79,6 +79,7 @@ type AuthResultFieldJSON struct {
 type SummaryJSON struct {
 	AuthservID       string `json:"authserv_id"`
 	SPF              string `json:"spf"`
+	SPFBestGuess     bool   `json:"spf_best_guess"` // the domain publishes no SPF; the receiver guessed
 	DKIM             string `json:"dkim"`
 	DMARC            string `json:"dmarc"`
 	DMARCPolicy      string `json:"dmarc_policy"`
@@ -117,7 +118,7 @@ func Analysis(a verdict.Analysis) AnalysisJSON {
 	}
 	out := AnalysisJSON{
 		AuthenticationResults: []AuthResultFieldJSON{},
-		Summary: SummaryJSON{AuthservID: au.AuthservID, SPF: none(au.SPF), DKIM: none(au.DKIM), DMARC: none(au.DMARC),
+		Summary: SummaryJSON{AuthservID: au.AuthservID, SPF: none(au.SPF), SPFBestGuess: au.SPFBestGuess, DKIM: none(au.DKIM), DMARC: none(au.DMARC),
 			DMARCPolicy: au.DMARCPolicy, DMARCDisposition: au.DMARCDisposition, ARC: none(au.ARC),
 			CompAuth: none(au.CompAuth), CompAuthReason: au.CompAuthReason, FromDomain: au.FromDomain},
 		DKIMSignatures: []DKIMSignatureJSON{},
@@ -190,7 +191,11 @@ func WriteAnalysis(w io.Writer, a verdict.Analysis) error {
 		fmt.Fprintln(tw, "trusted receiver\tnone: no Authentication-Results field is from a trusted authserv-id (name one with --trust)")
 	}
 	fmt.Fprintf(tw, "from domain\t%s\n", orNone(s.FromDomain, "(none)"))
-	fmt.Fprintf(tw, "spf\t%s\n", s.SPF)
+	spf := s.SPF
+	if s.SPFBestGuess {
+		spf += " (a best guess: the domain publishes no SPF record)"
+	}
+	fmt.Fprintf(tw, "spf\t%s\n", spf)
 	fmt.Fprintf(tw, "dkim\t%s\n", s.DKIM)
 	for _, d := range j.DKIMSignatures {
 		al := "not aligned with From"

@@ -60,6 +60,9 @@ func Analyze(header []byte, trust Trust, submitted time.Time) (Analysis, error) 
 			a.Errors = append(a.Errors, fmt.Sprintf("Authentication-Results #%d (%s): %s", i+1, orNoID(h.AuthservID), h.Err))
 		}
 	}
+	if a.Auth.ARCErr != "" {
+		a.Errors = append(a.Errors, a.Auth.ARCErr)
+	}
 	for i, h := range a.Auth.ARCResults {
 		if h.Err != "" {
 			a.Errors = append(a.Errors, fmt.Sprintf("ARC-Authentication-Results #%d (i=%d): %s", i+1, h.Instance, h.Err))

@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -34,6 +35,53 @@ func arcInstance(v string) (n int, rest, err string) {
 		return 0, rest, "instance " + strconv.Quote(clip(strings.TrimSpace(num))) + " is not 1 to 50"
 	}
 	return n, rest, ""
+}
+
+// arcStructure checks the instances of the ARC-Seal, ARC-Message-Signature
+// and ARC-Authentication-Results fields (RFC 8617 section 4.2.1) and
+// describes what is wrong, "" when nothing is.
+func arcStructure(seals, sigs, results []int) string {
+	n := 0
+	for _, set := range [][]int{seals, sigs, results} {
+		for _, i := range set {
+			n = max(n, i)
+		}
+	}
+	if len(seals)+len(sigs)+len(results) == 0 {
+		return ""
+	}
+	var problems []string
+	for _, f := range []struct {
+		name      string
+		instances []int
+	}{{"ARC-Seal", seals}, {"ARC-Message-Signature", sigs}, {"ARC-Authentication-Results", results}} {
+		count := map[int]int{}
+		for _, i := range f.instances {
+			count[i]++
+		}
+		if count[0] > 0 {
+			problems = append(problems, fmt.Sprintf("%d %s without a readable instance", count[0], f.name))
+		}
+		var missing, twice []string
+		for i := 1; i <= n && i <= 50; i++ {
+			switch {
+			case count[i] == 0:
+				missing = append(missing, strconv.Itoa(i))
+			case count[i] > 1:
+				twice = append(twice, strconv.Itoa(i))
+			}
+		}
+		if len(missing) > 0 {
+			problems = append(problems, fmt.Sprintf("no %s for i=%s", f.name, strings.Join(missing, ",")))
+		}
+		if len(twice) > 0 {
+			problems = append(problems, fmt.Sprintf("more than one %s for i=%s", f.name, strings.Join(twice, ",")))
+		}
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ARC chain of %d sets is broken: %s", n, strings.Join(problems, "; "))
 }
 
 // arcSeal returns the instance and the chain validation (cv=) of an ARC-Seal

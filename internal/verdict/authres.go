@@ -96,6 +96,9 @@ type Auth struct {
 	// "pass" when any passed, else the first result's value; with several SPF,
 	// DMARC or ARC results, the first counts.
 	SPF, DKIM, DMARC, ARC string
+	// SPFBestGuess says the SPF result is the receiver's guess for a domain
+	// that publishes no SPF record (Gmail's "best guess record").
+	SPFBestGuess bool
 	// DKIMSignatures holds each DKIM result of the trusted field.
 	DKIMSignatures []DKIMSignature
 	// DMARCPolicy is the policy the receiver found published (none,
@@ -120,6 +123,10 @@ type Auth struct {
 	// ARCChainValidation the cv= of that seal (none, pass, fail), "" without one.
 	ARCChain           int
 	ARCChainValidation string
+	// ARCErr says how the ARC sets break RFC 8617 section 4.2: instances
+	// must run 1..N, each with exactly one seal, one message signature and
+	// one results field. "" when they do, or when there is no ARC at all.
+	ARCErr string
 
 	methods map[string]bool // methods already read from a trusted field
 }
@@ -174,14 +181,24 @@ func Authenticate(fields Fields, trust Trust) Auth {
 			merging = false
 		}
 	}
+	var seals, sigs, results []int
 	for _, v := range fields.Values("ARC-Authentication-Results") {
-		a.ARCResults = append(a.ARCResults, ParseARCAuthResults(v))
+		ar := ParseARCAuthResults(v)
+		a.ARCResults = append(a.ARCResults, ar)
+		results = append(results, ar.Instance)
 	}
 	for _, v := range fields.Values("ARC-Seal") {
-		if i, cv := arcSeal(v); i > a.ARCChain {
+		i, cv := arcSeal(v)
+		seals = append(seals, i)
+		if i > a.ARCChain {
 			a.ARCChain, a.ARCChainValidation = i, cv
 		}
 	}
+	for _, v := range fields.Values("ARC-Message-Signature") {
+		i, _ := arcSeal(v) // the same tag=value syntax
+		sigs = append(sigs, i)
+	}
+	a.ARCErr = arcStructure(seals, sigs, results)
 	return a
 }
 
@@ -215,7 +232,14 @@ func (a *Auth) summarise(ar AuthResults) {
 		}
 		switch r.Method {
 		case "spf":
-			first(&a.SPF, r.Value)
+			if a.SPF == "" {
+				a.SPF = r.Value
+				for _, c := range r.Comments {
+					// Gmail: "google.com: best guess record for domain of ...":
+					// the domain publishes no SPF; Gmail guessed.
+					a.SPFBestGuess = a.SPFBestGuess || strings.Contains(strings.ToLower(c), "best guess record")
+				}
+			}
 		case "arc":
 			first(&a.ARC, r.Value)
 		case "compauth":
@@ -260,7 +284,9 @@ func dmarcPolicy(r Result) (policy, disposition string) {
 	}
 	disposition = r.Prop("policy", "applied-disposition")
 	if disposition == "" {
-		disposition = r.Prop("", "action")
+		if action := strings.ToLower(r.Prop("", "action")); action != "" {
+			policy, disposition = microsoftAction(action)
+		}
 	}
 	for _, c := range r.Comments {
 		for _, kv := range strings.FieldsFunc(c, func(r rune) bool { return r == ' ' || r == ',' || r == ';' }) {
@@ -281,6 +307,25 @@ func dmarcPolicy(r Result) (policy, disposition string) {
 		}
 	}
 	return strings.ToLower(policy), strings.ToLower(disposition)
+}
+
+// microsoftAction reads Microsoft's DMARC action= (a bare property of its
+// id-less field) as the policy the domain published and what was done:
+// "oreject" and "oquarantine" mean the policy was overridden and the message
+// went to Junk; "pct.reject" and "pct.quarantine" mean the domain's pct= let
+// the message through untouched.
+func microsoftAction(action string) (policy, disposition string) {
+	switch action {
+	case "none":
+		return "", "none"
+	case "quarantine", "reject":
+		return action, action
+	case "oreject", "oquarantine":
+		return strings.TrimPrefix(action, "o"), "quarantine"
+	case "pct.reject", "pct.quarantine":
+		return strings.TrimPrefix(action, "pct."), "none"
+	}
+	return "", action
 }
 
 // dkimDomain returns the signing domain of a DKIM result: header.d, else the

@@ -75,6 +75,10 @@ type arParser struct {
 	comments *[]string
 }
 
+// maxResults bounds the results read from one field: a real receiver writes
+// a handful, and every one is stored with the probe.
+const maxResults = 64
+
 // Bounds on the comments kept per result.
 const (
 	maxComments   = 8
@@ -164,6 +168,10 @@ func (p *arParser) resinfos(first bool) []Result {
 		}
 		if r, ok := p.resinfo(); ok {
 			rs = append(rs, r)
+		}
+		if len(rs) == maxResults {
+			p.errorf("more than %d results; the rest is skipped", maxResults)
+			return rs
 		}
 	}
 }

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -185,8 +186,20 @@ func TestAuthenticateDetails(t *testing.T) {
 	}
 	ms := Authenticate(arFields("spf=pass smtp.mailfrom=example.com; dmarc=pass action=oreject header.from=example.com; compauth=pass reason=100"),
 		Trust{TopmostWithoutID: true})
-	if ms.CompAuth != "pass" || ms.CompAuthReason != "100" || ms.DMARCDisposition != "oreject" {
-		t.Errorf("compauth %q reason %q disposition %q, want pass 100 oreject", ms.CompAuth, ms.CompAuthReason, ms.DMARCDisposition)
+	// oreject: the domain publishes reject, Microsoft overrode it and filed to Junk.
+	if ms.CompAuth != "pass" || ms.CompAuthReason != "100" || ms.DMARCPolicy != "reject" || ms.DMARCDisposition != "quarantine" {
+		t.Errorf("compauth %q reason %q policy %q disposition %q, want pass 100 reject quarantine",
+			ms.CompAuth, ms.CompAuthReason, ms.DMARCPolicy, ms.DMARCDisposition)
+	}
+	if a.ARCErr != "no ARC-Message-Signature for i=1,2" && !strings.Contains(a.ARCErr, "no ARC-Message-Signature for i=1,2") {
+		t.Errorf("ARCErr = %q, want the missing message signatures named", a.ARCErr)
+	}
+	if got := arcStructure([]int{1, 5, 6}, []int{1, 5, 6}, []int{1, 5, 6, 6}); !strings.Contains(got, "no ARC-Seal for i=2,3,4") ||
+		!strings.Contains(got, "more than one ARC-Authentication-Results for i=6") {
+		t.Errorf("arcStructure of a chain with gaps = %q", got)
+	}
+	if got := arcStructure([]int{1, 2}, []int{2, 1}, []int{1, 2}); got != "" {
+		t.Errorf("arcStructure of a sound chain = %q, want none", got)
 	}
 	if bad := ParseARCAuthResults("i=x; mx.example; spf=pass"); bad.Instance != 0 || bad.Err == "" {
 		t.Errorf("bad instance: %+v, want an error", bad)
