@@ -168,7 +168,7 @@ func Authenticate(fields Fields, trust Trust) Auth {
 	for i, v := range fields.Values("Authentication-Results") {
 		ar, _ := ParseAuthResults(v) // a parse problem stays in ar.Err
 		ar.Field = "Authentication-Results"
-		ar.Trusted = ar.AuthservID != "" && containsFold(trust.IDs, ar.AuthservID) ||
+		ar.Trusted = ar.AuthservID != "" && trustsID(trust.IDs, ar.AuthservID) ||
 			ar.AuthservID == "" && i == 0 && trust.TopmostWithoutID && len(ar.Results) > 0
 		a.Headers = append(a.Headers, ar)
 		switch {
@@ -368,6 +368,23 @@ func aligned(d, from string) bool {
 	od, err1 := publicsuffix.EffectiveTLDPlusOne(d)
 	of, err2 := publicsuffix.EffectiveTLDPlusOne(from)
 	return err1 == nil && err2 == nil && od == of
+}
+
+// trustsID reports whether id is among the trusted ids, compared without
+// regard to case. An entry "*.example.net" trusts every id under
+// example.net (not example.net itself): receivers such as Yahoo's name the
+// host that received, which changes from message to message.
+func trustsID(trusted []string, id string) bool {
+	for _, t := range trusted {
+		if suffix, ok := strings.CutPrefix(t, "*."); ok {
+			if len(id) > len(suffix)+1 && strings.HasSuffix(strings.ToLower(id), "."+strings.ToLower(suffix)) {
+				return true
+			}
+		} else if strings.EqualFold(t, id) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsFold(list []string, s string) bool {

@@ -206,6 +206,18 @@ func TestAuthenticateDetails(t *testing.T) {
 	}
 }
 
+func TestTrustsID(t *testing.T) {
+	trusted := []string{"mx.google.com", "*.mail.yahoo.com"}
+	for id, want := range map[string]bool{
+		"MX.google.com": true, "atlas-production.v2-mail-prod1-gq1.omega.mail.yahoo.com": true,
+		"mta4001.mail.gq1.yahoo.com": false, "mail.yahoo.com": false, "evilmail.yahoo.com": false, "x.mail.yahoo.com.evil.example": false,
+	} {
+		if got := trustsID(trusted, id); got != want {
+			t.Errorf("trustsID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
 func TestAligned(t *testing.T) {
 	for _, tc := range []struct {
 		d, from string
