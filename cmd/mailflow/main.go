@@ -41,6 +41,8 @@ Usage:
   mailflow demo [--json] [--db FILE]          start the embedded lab and run one round through it
   mailflow probe --config FILE [--check NAME] [--json]
                                               run one round of each check (or of NAME) now
+  mailflow probe --config FILE --nagios [-w 30s] [-c 120s]
+                                              the same as a Nagios/Icinga plugin: one line, exit 0/1/2/3
   mailflow run --config FILE [--log-format text|json]
                                               the daemon: run checks on their schedules
   mailflow seeds --config FILE [--stale-after 1h]
