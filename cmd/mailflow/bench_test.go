@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mailflow/mailflow/internal/lab"
+	"github.com/mailflow/mailflow/internal/store"
 )
 
 // BenchmarkProcessRound1000 runs `mailflow probe` as a process of its own
@@ -48,4 +52,49 @@ func BenchmarkProcessRound1000(b *testing.B) {
 	}
 	_, peak := l.IMAPConnections()
 	b.ReportMetric(float64(peak), "imap-conns-peak")
+}
+
+// BenchmarkReport1M runs `mailflow report --since 0` over a store of
+// 1,000,000 probes (3 paths x 50 seeds, 95% inbox, round trips of 0-999 ms).
+// Run it alone: go test -run '^$' -bench Report1M ./cmd/mailflow
+func BenchmarkReport1M(b *testing.B) {
+	l, err := lab.Start(lab.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	cfg := labConfigPaths(b, l, []string{"submission"}, "[checks.bench]\n", "alice")
+	dbPath := filepath.Join(filepath.Dir(cfg), "mailflow.db")
+	st, err := store.Open(dbPath) // creates the schema
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	raw, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, q := range []string{
+		`INSERT INTO rounds (id, check_name, started_at) VALUES (1, 'bench', '` + now + `')`,
+		`INSERT INTO probes (round_id, token, check_name, path, seed, seed_address, provider, state, placement,
+			created_at, deadline_at, latency_ms, spf, dkim, dmarc, tls_version, smtp_outcome)
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+		SELECT 1, printf('%032x', i), 'bench', CASE i % 3 WHEN 0 THEN 'relay' WHEN 1 THEN 'submission' ELSE 'smtps' END,
+			'seed' || (i % 50), 'seed' || (i % 50) || '@example.net', 'generic', 'found',
+			CASE WHEN i % 20 = 0 THEN 'spam' ELSE 'inbox' END, '` + now + `', '` + now + `', (i % 1000) * 1.0,
+			'pass', 'pass', CASE WHEN i % 10 = 0 THEN 'fail' ELSE 'pass' END, 'TLS 1.3', 'accepted' FROM n`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		code, out, errOut := mailflow(b, "report", "--config", cfg, "--since", "0", "--by", "path")
+		if code != exitOK || !strings.Contains(out, "submission") {
+			b.Fatalf("report = %d\n%s%s", code, out, errOut)
+		}
+	}
 }

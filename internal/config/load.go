@@ -126,17 +126,23 @@ func duration(pr problems, key, s string, def time.Duration) time.Duration {
 	if s == "" {
 		return def
 	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return time.Duration(n) * 24 * time.Hour
-		}
-	}
-	d, err := time.ParseDuration(s)
+	d, err := ParseDuration(s)
 	if err != nil {
 		pr.add(key, "%q is not a duration (write it like \"30s\", \"5m\", \"1h30m\" or \"90d\")", s)
 		return def
 	}
 	return d
+}
+
+// ParseDuration reads a duration as the config writes them: Go's units, or
+// whole days ("90d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
 }
 
 // caFile resolves a ca_file key and checks that it holds certificates.

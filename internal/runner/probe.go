@@ -172,14 +172,20 @@ func (r *Runner) recordSubmission(ctx context.Context, j *job, res submit.Result
 	return r.Store.RecordSubmission(ctx, j.probe.ID, state, string(placement), s, stages, r.now())
 }
 
+// unwatchedGap is how much later than its INTERNALDATE a message must have
+// been seen for the date to time it: INTERNALDATE has whole seconds, so a
+// shorter gap is better measured by the moment it was seen.
+const unwatchedGap = 2 * time.Second
+
 // recordFound judges a found probe and stores the verdict.
 func (r *Runner) recordFound(ctx context.Context, j *job, f seedbox.Found, log *slog.Logger) error {
 	// Both instants carry the monotonic clock: immune to wall-clock steps.
 	latency, basis := f.SeenAt.Sub(j.submitStart), store.LatencySeen
-	if f.Unwatched && !f.InternalDate.Before(j.submitStart.Truncate(time.Second)) {
-		// It arrived while nobody watched (a reconnect, a turn, a restart):
-		// the server's arrival time, coarse as it is, beats counting the gap.
-		latency, basis = max(f.InternalDate.Sub(j.submitStart), 0), store.LatencyInternalDate
+	if byDate := f.InternalDate.Sub(j.submitStart); f.Unwatched && byDate > 0 && f.SeenAt.Sub(f.InternalDate) > unwatchedGap {
+		// It arrived while nobody watched (a reconnect, a turn, a restart)
+		// and was seen well after: the server's arrival time, coarse as it
+		// is, beats counting the gap.
+		latency, basis = byDate, store.LatencyInternalDate
 	}
 	trust := verdict.Trust{IDs: j.seed.TrustedAuthservIDs()}
 	if p := j.seed.Provider; p != nil {

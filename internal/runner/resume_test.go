@@ -69,9 +69,10 @@ func TestResumeFinishesEveryUnfinishedProbe(t *testing.T) {
 	gone := crashedProbe(t, db, &config.Seed{Name: "removed", Address: "x@example.net"}, store.StateSent, time.Second)
 	deliverProbe(t, l, "alice", delivered.Token)
 	deliverProbe(t, l, "alice", pendingDelivered.Token)
-	// INTERNALDATE has whole seconds: start watching in the next one, so the
-	// messages surely arrived while nobody watched.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	// INTERNALDATE has whole seconds: start watching over two seconds later,
+	// so the messages surely arrived while nobody watched, and long enough
+	// before being seen for their date to time them (runner.unwatchedGap).
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(3 * time.Second)))
 
 	r := &Runner{Store: db, Log: testLog(t), ResumeLook: 500 * time.Millisecond}
 	defer r.Close()

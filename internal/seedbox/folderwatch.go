@@ -54,13 +54,6 @@ func (fw *folderWatch) selectFolder(ctx context.Context) error {
 // after a dropped connection and taking turns when the host is contended.
 func (fw *folderWatch) run(ctx context.Context) {
 	defer fw.hangUp()
-	if fw.s != nil { // the session that found the folders
-		if err := fw.selectFolder(ctx); err != nil {
-			fw.w.report(err)
-			fw.s.abort()
-			fw.s = nil
-		}
-	}
 	failures := 0
 	for ctx.Err() == nil {
 		if fw.s == nil {

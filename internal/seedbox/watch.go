@@ -142,10 +142,21 @@ func (w *Watcher) Ready(ctx context.Context) error {
 }
 
 // discover logs in, finds the folders and starts one watcher per folder; the
-// inbox's watcher keeps the session that found them.
+// inbox's watcher keeps the session that found them, with the inbox selected
+// before Ready returns, so that what arrives next is seen as it arrives.
 func (w *Watcher) discover(done chan struct{}) {
 	defer w.wg.Done()
 	folders, s, err := w.findFolders()
+	var fws []*folderWatch
+	for i, f := range folders {
+		fws = append(fws, &folderWatch{w: w, folder: f, poke: make(chan struct{}, 1)})
+		if i == 0 {
+			fws[0].s = s
+			if err = fws[0].selectFolder(w.ctx); err != nil {
+				s.abort()
+			}
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	defer close(done)
@@ -163,11 +174,7 @@ func (w *Watcher) discover(done chan struct{}) {
 	if len(folders) == 1 {
 		w.log.Warn("no junk folder found; probes filed as spam will look missing", "seed", w.acct.Name)
 	}
-	for i, f := range folders {
-		fw := &folderWatch{w: w, folder: f, poke: make(chan struct{}, 1)}
-		if i == 0 {
-			fw.s = s
-		}
+	for _, fw := range fws {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
