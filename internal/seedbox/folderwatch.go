@@ -194,11 +194,14 @@ func (fw *folderWatch) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// contended reports whether other connections wait for a slot at the host.
+// contended reports whether other connections wait for a slot at the host
+// and this folder is one of those that should hand theirs on: one per
+// waiter, and always a folder with nothing to look for.
 func (fw *folderWatch) contended() bool {
 	select {
 	case <-fw.contention():
-		return true
+		picked := fw.w.acct.Limiter.Yield(fw.w.acct.Host)
+		return picked || !fw.busy()
 	default:
 		return false
 	}
@@ -224,13 +227,21 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	}
 	timer := time.NewTimer(interval)
 	defer timer.Stop()
+	// Wake when others start waiting for the host; if some wait already, this
+	// folder was not picked to yield (see contended), and waits as usual.
+	contention := fw.contention()
+	select {
+	case <-contention:
+		contention = nil
+	default:
+	}
 	if fast || fw.w.acct.NoIDLE || !fw.s.c.Caps().Has(imap.CapIdle) {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
 		case <-fw.poke:
-		case <-fw.contention():
+		case <-contention:
 		}
 		// A server shows a session new mail only when it syncs the mailbox,
 		// which SEARCH alone need not do (Dovecot does not): NOOP first.
@@ -267,7 +278,7 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	case <-timer.C:
 	case <-fw.s.updates:
 	case <-fw.poke:
-	case <-fw.contention():
+	case <-contention:
 	case <-more:
 	case <-fw.s.c.Closed():
 	}

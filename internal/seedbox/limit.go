@@ -20,6 +20,9 @@ type Limiter struct {
 type hostSlots struct {
 	open    int
 	waiters []chan struct{}
+	// yielding counts holders that said they will hand their slot on, so
+	// that one waiter makes one holder yield, not every holder that noticed.
+	yielding int
 	// contended is closed when a waiter arrives, and replaced once none waits.
 	contended chan struct{}
 }
@@ -90,6 +93,9 @@ func (l *Limiter) releaser(h *hostSlots) func() {
 
 // handOn passes a released slot to the first waiter, or frees it. l.mu is held.
 func (l *Limiter) handOn(h *hostSlots) {
+	if h.yielding > 0 {
+		h.yielding-- // a promised slot, or one that made a promise unneeded
+	}
 	if len(h.waiters) == 0 {
 		h.open--
 		return
@@ -108,6 +114,20 @@ func (l *Limiter) settle(h *hostSlots) {
 		default:
 		}
 	}
+}
+
+// Yield reports whether the caller, holding a slot at host, should hand it
+// on: true while more connections wait than holders have already said they
+// would yield. A caller told true must release its slot soon.
+func (l *Limiter) Yield(host string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.host(host)
+	if len(h.waiters) > h.yielding {
+		h.yielding++
+		return true
+	}
+	return false
 }
 
 // Contended returns a channel that is closed while some connection to host is

@@ -179,3 +179,33 @@ func waiters(l *Limiter, host string) int {
 	defer l.mu.Unlock()
 	return len(l.host(host).waiters)
 }
+
+// One waiter makes one holder yield, not every holder that noticed.
+func TestLimiterYieldOnePerWaiter(t *testing.T) {
+	l := NewLimiter(2)
+	ctx := context.Background()
+	r1, _ := l.acquire(ctx, "h")
+	l.acquire(ctx, "h")
+	if l.Yield("h") {
+		t.Fatal("asked to yield while nobody waits")
+	}
+	got := make(chan func(), 1)
+	go func() {
+		r, _ := l.acquire(ctx, "h")
+		got <- r
+	}()
+	for waiters(l, "h") != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if !l.Yield("h") {
+		t.Fatal("the first holder to ask was not picked")
+	}
+	if l.Yield("h") {
+		t.Error("a second holder was picked for one waiter")
+	}
+	r1() // the picked holder hands its slot on
+	(<-got)()
+	if l.Yield("h") {
+		t.Error("still picking holders after the waiter was served")
+	}
+}
