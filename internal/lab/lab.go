@@ -347,6 +347,9 @@ func (a slogAdapter) Println(v ...any) {
 	a.log.Debug("lab server", "detail", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
+// injectTimeout bounds Inject's whole SMTP exchange with the lab's own relay.
+const injectTimeout = 10 * time.Second
+
 // Inject delivers msg to a seed over the plain relay, as another system's mail
 // would arrive: through SMTP and the lab's checks, not straight into IMAP.
 func (l *Lab) Inject(seed string, msg []byte) error {
@@ -354,10 +357,12 @@ func (l *Lab) Inject(seed string, msg []byte) error {
 	if !ok {
 		return fmt.Errorf("lab has no seed %q", seed)
 	}
-	c, err := smtp.Dial(l.PlainRelay)
+	conn, err := net.DialTimeout("tcp", l.PlainRelay, injectTimeout)
 	if err != nil {
 		return err
 	}
+	conn.SetDeadline(time.Now().Add(injectTimeout)) // the whole exchange
+	c := smtp.NewClient(conn)
 	defer c.Close()
 	return c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg))
 }

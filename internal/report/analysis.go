@@ -110,17 +110,11 @@ type ARCChainJSON struct {
 // Analysis returns the JSON form of a.
 func Analysis(a verdict.Analysis) AnalysisJSON {
 	au := a.Auth
-	none := func(s string) string {
-		if s == "" {
-			return "none"
-		}
-		return s
-	}
 	out := AnalysisJSON{
 		AuthenticationResults: []AuthResultFieldJSON{},
-		Summary: SummaryJSON{AuthservID: au.AuthservID, SPF: none(au.SPF), SPFBestGuess: au.SPFBestGuess, DKIM: none(au.DKIM), DMARC: none(au.DMARC),
-			DMARCPolicy: au.DMARCPolicy, DMARCDisposition: au.DMARCDisposition, ARC: none(au.ARC),
-			CompAuth: none(au.CompAuth), CompAuthReason: au.CompAuthReason, FromDomain: au.FromDomain},
+		Summary: SummaryJSON{AuthservID: au.AuthservID, SPF: orNone(au.SPF, "none"), SPFBestGuess: au.SPFBestGuess, DKIM: orNone(au.DKIM, "none"), DMARC: orNone(au.DMARC, "none"),
+			DMARCPolicy: au.DMARCPolicy, DMARCDisposition: au.DMARCDisposition, ARC: orNone(au.ARC, "none"),
+			CompAuth: orNone(au.CompAuth, "none"), CompAuthReason: au.CompAuthReason, FromDomain: au.FromDomain},
 		DKIMSignatures: []DKIMSignatureJSON{},
 		ARCChain:       ARCChainJSON{Length: au.ARCChain, Validation: au.ARCChainValidation},
 		Errors:         append([]string{}, a.Errors...),

@@ -118,12 +118,7 @@ func note(p store.Probe) string {
 	return ""
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+func orDash(s string) string { return orNone(s, "-") }
 
 // JSON writes the probes as a JSON array, one object per probe, with the field
 // names of ProbeJSON.

@@ -245,12 +245,12 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 		}
 		// A server shows a session new mail only when it syncs the mailbox,
 		// which SEARCH alone need not do (Dovecot does not): NOOP first.
-		return fw.s.Do(ctx, "noop", func() error { return fw.s.c.Noop().Wait() })
+		return fw.noop(ctx)
 	}
 	// A message that arrived since the last search may be announced only in
 	// reply to a command: some servers (go-imap's among them) do not replay
 	// queued updates when IDLE starts. NOOP collects them first.
-	if err := fw.s.Do(ctx, "noop", func() error { return fw.s.c.Noop().Wait() }); err != nil {
+	if err := fw.noop(ctx); err != nil {
 		return err
 	}
 	select {
@@ -288,6 +288,10 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 		}
 		return idle.Wait()
 	})
+}
+
+func (fw *folderWatch) noop(ctx context.Context) error {
+	return fw.s.Do(ctx, "noop", func() error { return fw.s.c.Noop().Wait() })
 }
 
 // scan finds new probe messages in the folder and reports the expected ones.
@@ -357,10 +361,7 @@ func (fw *folderWatch) gmailTabs(ctx context.Context, found []*Found) error {
 	for i, f := range found {
 		uids[i] = imap.UID(f.UID)
 	}
-	release := func() {}
-	if fw.s.release != nil {
-		release = fw.s.release
-	}
+	release := fw.s.release // the slot goes to the lookup, then to the new session
 	fw.s.logout()
 	fw.s = nil
 	tabs, err := lookupTabs(ctx, fw.w.acct, fw.folder.Name, uids)
@@ -388,7 +389,7 @@ func (fw *folderWatch) gmailTabs(ctx context.Context, found []*Found) error {
 }
 
 func lookupTabs(ctx context.Context, acct Account, inbox string, uids []imap.UID) (map[imap.UID]string, error) {
-	r, err := dialRaw(ctx, acct, acct.tlsConfig())
+	r, err := dialRaw(ctx, acct)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,10 @@ type rawIMAP struct {
 }
 
 // dialRaw connects over implicit TLS or STARTTLS as acct says and logs in.
-func dialRaw(ctx context.Context, acct Account, tlsConfig *tls.Config) (*rawIMAP, error) {
+// Connecting, the greeting and each command are bounded by the account's
+// timeout.
+func dialRaw(ctx context.Context, acct Account) (*rawIMAP, error) {
+	tlsConfig := acct.tlsConfig()
 	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, acct.timeout())
@@ -57,6 +60,7 @@ func dialRaw(ctx context.Context, acct Account, tlsConfig *tls.Config) (*rawIMAP
 	if err != nil {
 		return nil, err
 	}
+	conn.SetDeadline(time.Now().Add(acct.timeout())) // the greeting; cmd sets its own
 	r := &rawIMAP{conn: conn, br: bufio.NewReader(conn), timeout: acct.timeout()}
 	if acct.Security == SecurityTLS {
 		tc := tls.Client(conn, tlsConfig)
@@ -126,13 +130,24 @@ func (r *rawIMAP) cmd(command string) ([]string, error) {
 	return nil, fmt.Errorf("%s: more than %d response lines", word, maxRawLines)
 }
 
-// line reads one response line with its literals ({n} then n bytes) inlined.
+// line reads one response line with its literals ({n} then n bytes) inlined,
+// never holding more than maxRawLine of it.
 func (r *rawIMAP) line() (string, error) {
 	var b strings.Builder
 	for b.Len() <= maxRawLine {
-		part, err := r.br.ReadString('\n')
-		if err != nil {
-			return "", err
+		var part string
+		for {
+			chunk, err := r.br.ReadSlice('\n')
+			part += string(chunk)
+			if err == nil {
+				break
+			}
+			if err != bufio.ErrBufferFull {
+				return "", err
+			}
+			if b.Len()+len(part) > maxRawLine {
+				return "", fmt.Errorf("a response line over %d bytes", maxRawLine)
+			}
 		}
 		part = strings.TrimRight(part, "\r\n")
 		b.WriteString(part)
@@ -167,7 +182,7 @@ func literalSize(part string) (int, bool) {
 }
 
 func (r *rawIMAP) close() {
-	r.conn.SetDeadline(time.Now().Add(2 * time.Second))
+	r.timeout = 2 * time.Second // cmd sets the deadline from it
 	r.cmd("LOGOUT")
 	r.conn.Close()
 }

@@ -147,3 +147,38 @@ func TestBrokenGmailExtensionStillFinds(t *testing.T) {
 		t.Errorf("peak IMAP sessions %d, want at most 2: the lookup borrows the folder's slot", peak)
 	}
 }
+
+func TestLookupTabsBoundsLinesAndSilence(t *testing.T) {
+	addr, _ := fakeGmail(t, func(cmd string) []string {
+		if strings.HasPrefix(cmd, "UID FETCH") {
+			return []string{"* 1 FETCH (X-GM-LABELS (" + strings.Repeat("x", 200<<10) + "))"}
+		}
+		return nil
+	})
+	if _, err := lookupTabs(context.Background(), plainAccount(addr), "INBOX", []imap.UID{1}); err == nil ||
+		!strings.Contains(err.Error(), "over") {
+		t.Errorf("a 200 kB line: %v, want it refused", err)
+	}
+
+	// A server that accepts and never greets is given up on at the timeout.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			time.Sleep(5 * time.Second)
+		}
+	}()
+	acct := plainAccount(ln.Addr().String())
+	acct.Timeout = 200 * time.Millisecond
+	start := time.Now()
+	if _, err := lookupTabs(context.Background(), acct, "INBOX", []imap.UID{1}); err == nil {
+		t.Error("a silent server gave no error")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("waited %s for a silent server, want about the 200ms timeout", d)
+	}
+}

@@ -1,11 +1,9 @@
 package seedbox
 
 import (
-	"crypto/x509"
 	"log/slog"
-	"strings"
+	"reflect"
 	"sync"
-	"time"
 )
 
 // Pool keeps one long-lived Watcher per seed, shared by every round of every
@@ -20,29 +18,21 @@ type Pool struct {
 }
 
 type pooled struct {
-	w   *Watcher
-	key accountKey
+	w    *Watcher
+	acct Account
 }
 
-// accountKey is what makes two Accounts the same mailbox watched the same way.
-type accountKey struct {
-	host, security, username, password, inbox, junk, junkNames, extra, serverName string
-	port                                                                          int
-	plain, cleanup, noIDLE                                                        bool
-	timeout, poll, fastPoll                                                       time.Duration
-	roots                                                                         *x509.CertPool
-}
-
-func keyOf(a Account) accountKey {
-	k := accountKey{
-		host: strings.ToLower(a.Host), security: a.Security, username: a.Username, password: a.Password,
-		inbox: a.Inbox, junk: a.Junk, junkNames: strings.Join(a.JunkNames, "\x00"), extra: strings.Join(a.Extra, "\x00"),
-		port: a.Port, plain: a.AllowPlaintextAuth, cleanup: a.Cleanup, noIDLE: a.NoIDLE, timeout: a.Timeout, poll: a.PollInterval, fastPoll: a.FastPoll,
+// sameAccount reports whether a and b are the same mailbox watched the same
+// way. Every field counts, so a field added to Account is compared without
+// being listed here; of the TLS settings, the server name and the roots do
+// (the roots are one *x509.CertPool per CA file, replaced when the file changes).
+func sameAccount(a, b Account) bool {
+	ta, tb := a.TLSConfig, b.TLSConfig
+	a.TLSConfig, b.TLSConfig = nil, nil
+	if !reflect.DeepEqual(a, b) || (ta == nil) != (tb == nil) {
+		return false
 	}
-	if a.TLSConfig != nil {
-		k.serverName, k.roots = a.TLSConfig.ServerName, a.TLSConfig.RootCAs
-	}
-	return k
+	return ta == nil || ta.ServerName == tb.ServerName && ta.RootCAs == tb.RootCAs
 }
 
 // NewPool returns a Pool allowing perHost IMAP connections per host.
@@ -59,11 +49,10 @@ func (p *Pool) Limiter() *Limiter { return p.limiter }
 // watcher, which takes over the tokens the old one was looking for.
 func (p *Pool) Watcher(acct Account) *Watcher {
 	acct.Limiter = p.limiter
-	key := keyOf(acct)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.watchers[acct.Name]
-	if old != nil && old.key == key {
+	if old != nil && sameAccount(old.acct, acct) {
 		return old.w
 	}
 	w := NewWatcher(acct, p.log)
@@ -78,7 +67,7 @@ func (p *Pool) Watcher(acct Account) *Watcher {
 		old.w.mu.Unlock()
 		go old.w.Close()
 	}
-	p.watchers[acct.Name] = &pooled{w: w, key: key}
+	p.watchers[acct.Name] = &pooled{w: w, acct: acct}
 	return w
 }
 

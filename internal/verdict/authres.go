@@ -127,8 +127,6 @@ type Auth struct {
 	// must run 1..N, each with exactly one seal, one message signature and
 	// one results field. "" when they do, or when there is no ARC at all.
 	ARCErr string
-
-	methods map[string]bool // methods already read from a trusted field
 }
 
 // DKIMSignature is one DKIM result of the trusted field.
@@ -164,7 +162,8 @@ type Trust struct {
 // Trusted false.
 func Authenticate(fields Fields, trust Trust) Auth {
 	a := Auth{FromDomain: fromDomain(fields.Get("From"))}
-	merging := true // until an untrusted field follows the first trusted one
+	merging := true              // until an untrusted field follows the first trusted one
+	methods := map[string]bool{} // methods already read from a trusted field
 	for i, v := range fields.Values("Authentication-Results") {
 		ar, _ := ParseAuthResults(v) // a parse problem stays in ar.Err
 		ar.Field = "Authentication-Results"
@@ -176,7 +175,7 @@ func Authenticate(fields Fields, trust Trust) Auth {
 			// Many receivers write one field per method (OpenDKIM and
 			// OpenDMARC, Proton, iCloud): the trusted fields on top are read
 			// as one, the first result of a method counting.
-			a.summarise(ar)
+			a.summarise(ar, methods)
 		case a.Trusted:
 			merging = false
 		}
@@ -205,26 +204,18 @@ func Authenticate(fields Fields, trust Trust) Auth {
 // summarise adds a trusted field's results to the summary. A method already
 // read from a field above is not read again: a field further down cannot
 // change what the topmost said, only add methods it did not cover.
-func (a *Auth) summarise(ar AuthResults) {
+func (a *Auth) summarise(ar AuthResults, methods map[string]bool) {
 	if !a.Trusted {
 		a.Trusted, a.AuthservID = true, ar.AuthservID
 	}
-	if a.methods == nil {
-		a.methods = map[string]bool{}
-	}
 	fresh := map[string]bool{}
 	for _, r := range ar.Results {
-		if !a.methods[r.Method] {
+		if !methods[r.Method] {
 			fresh[r.Method] = true
 		}
 	}
 	for m := range fresh {
-		a.methods[m] = true
-	}
-	first := func(dst *string, v string) {
-		if *dst == "" {
-			*dst = v
-		}
+		methods[m] = true
 	}
 	for _, r := range ar.Results {
 		if !fresh[r.Method] {
@@ -241,7 +232,9 @@ func (a *Auth) summarise(ar AuthResults) {
 				}
 			}
 		case "arc":
-			first(&a.ARC, r.Value)
+			if a.ARC == "" {
+				a.ARC = r.Value
+			}
 		case "compauth":
 			if a.CompAuth == "" {
 				a.CompAuth, a.CompAuthReason = r.Value, r.Reason

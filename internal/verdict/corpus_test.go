@@ -14,7 +14,13 @@ import (
 	"github.com/mailflow/mailflow/internal/verdict"
 )
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/messages/*.golden.json from the code")
+// updating reports -update, declared by the package's internal tests
+// (golden_test.go): this file is in verdict_test, which imports report,
+// which imports verdict.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // corpusTrust reads testdata/messages/trust.txt: one line per message,
 // "FILE ID[,ID...] [topmost-without-id]", "-" for no id; # starts a comment.
@@ -47,7 +53,7 @@ func corpusTrust(t *testing.T) map[string]verdict.Trust {
 }
 
 // TestCorpus analyses every message under testdata/messages and compares the
-// JSON analysis with its golden file. Rewrite them with -update-corpus, then
+// JSON analysis with its golden file. Rewrite them with -update, then
 // read the diff: each golden is a claim about what the header means.
 func TestCorpus(t *testing.T) {
 	trust := corpusTrust(t)
@@ -75,14 +81,14 @@ func TestCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden := strings.TrimSuffix(file, ".eml") + ".golden.json"
-			if *updateCorpus {
+			if updating() {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test -run Corpus -update-corpus to write it)", err)
+				t.Fatalf("%v (run go test -run Corpus -update to write it)", err)
 			}
 			if !bytes.Equal(got.Bytes(), want) {
 				t.Errorf("analysis of %s differs from %s:\n%s", name, golden, got.String())

@@ -1,7 +1,6 @@
 package verdict
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/received/*.golden from the code")
 
 // checkHop compares every field of got with want, but Raw (checked by the
 // fuzz target), Date (compared as RFC 3339 text, so the zone offset counts
@@ -600,20 +597,7 @@ func TestReceivedChains(t *testing.T) {
 			if bad != strings.HasPrefix(name, "malformed-") {
 				t.Errorf("%s: a hop with a problem or no delay: %v, want %v", file, bad, !bad)
 			}
-			got := []byte(formatChain(name, submitted, hops))
-			golden := strings.TrimSuffix(file, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("hops of %s =\n%s\nwant (%s)\n%s", file, got, golden, want)
-			}
+			golden(t, strings.TrimSuffix(file, ".txt")+".golden", []byte(formatChain(name, submitted, hops)))
 		})
 	}
 }

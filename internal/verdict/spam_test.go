@@ -3,7 +3,6 @@ package verdict
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +10,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// updateSpam rewrites testdata/spam/*.golden from the code. It is not called
-// -update so that it cannot clash with a flag of that name that another test
-// file of this package may declare.
-var updateSpam = flag.Bool("update-spam", false, "rewrite testdata/spam/*.golden from the code")
 
 func fp(f float64) *float64 { return &f }
 
@@ -567,7 +561,7 @@ func TestParseScore(t *testing.T) {
 
 // TestSpamVerdictsGolden reads each testdata/spam/*.txt header block and
 // compares its verdicts with the .golden file beside it, as indented JSON.
-// Run with -update-spam to rewrite the golden files.
+// Run with -update to rewrite the golden files.
 func TestSpamVerdictsGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "spam", "*.txt"))
 	if err != nil || len(files) == 0 {
@@ -587,21 +581,7 @@ func TestSpamVerdictsGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(name, ".txt") + ".golden"
-			if *updateSpam {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestSpamVerdictsGolden -update-spam to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("SpamVerdicts(%s) =\n%s\nwant (%s)\n%s", name, got, golden, want)
-			}
+			golden(t, strings.TrimSuffix(name, ".txt")+".golden", append(got, '\n'))
 		})
 	}
 }
