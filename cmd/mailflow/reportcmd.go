@@ -40,12 +40,12 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if window > 0 {
 		from = time.Now().Add(-window)
 	}
-	var s report.Summary
-	if err := db.ReportRows(ctx, from, *check, *by, s.Add); err != nil {
+	groups, err := report.Compute(ctx, db, from, *check, *by)
+	if err != nil {
 		fmt.Fprintf(stderr, "mailflow report: %v\n", err)
 		return exitUsage
 	}
-	if err := report.WriteGroups(stdout, s.Groups(), *by, *format); err != nil {
+	if err := report.WriteGroups(stdout, groups, *by, *format); err != nil {
 		fmt.Fprintf(stderr, "mailflow report: %v\n", err)
 		return exitUsage
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mailflow/mailflow/internal/store"
 )
@@ -36,6 +38,17 @@ type Group struct {
 	DKIM     float64 `json:"dkim_pass_pct"`
 	DMARC    float64 `json:"dmarc_pass_pct"`
 	TLS      float64 `json:"tls_pct"`
+}
+
+// Compute reports the probes of db created at or after since (all when since
+// is zero), of check when not "", grouped by path, seed, provider or check.
+// `mailflow report` and the daemon's /api/report both answer with it.
+func Compute(ctx context.Context, db *store.DB, since time.Time, check, by string) ([]Group, error) {
+	var s Summary
+	if err := db.ReportRows(ctx, since, check, by, s.Add); err != nil {
+		return nil, err
+	}
+	return s.Groups(), nil
 }
 
 // Summary aggregates report rows, fed one at a time to Add.
