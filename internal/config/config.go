@@ -24,6 +24,8 @@ type Config struct {
 	SeedLists    map[string]*SeedList
 	Providers    map[string]*Provider
 	Checks       map[string]*Check
+	Web          Web
+	Notifiers    map[string]*Notifier
 
 	// keyLines holds the key lines of every file read, for problems found late.
 	keyLines map[string]lines
@@ -220,6 +222,8 @@ type Check struct {
 	Subject string
 	// Body is extra text added to the probe's text and HTML parts (may be "").
 	Body string
+	// Alerts are the check's alert rules, in name order.
+	Alerts []*Rule
 }
 
 // Secret is a credential or key. Its String and LogValue never reveal it.

@@ -26,12 +26,19 @@ const testPassword = "s3cret-value-never-printed"
 
 // exampleEnv sets every environment variable the example config and its seed
 // list name, as a user would export them.
+// exampleURL is what a notifier URL of the example holds: a secret too.
+const exampleURL = "https://hooks.example.net/T0/" + testPassword
+
 func exampleEnv(t *testing.T, files ...string) {
 	t.Helper()
-	re := regexp.MustCompile(`password_env\s*=\s*"(\w+)"`)
+	re := regexp.MustCompile(`(\w+)_env\s*=\s*"(\w+)"`)
 	for _, f := range files {
 		for _, m := range re.FindAllStringSubmatch(readFile(t, f), -1) {
-			t.Setenv(m[1], testPassword)
+			v := testPassword
+			if m[1] == "url" {
+				v = exampleURL
+			}
+			t.Setenv(m[2], v)
 		}
 	}
 }
@@ -43,6 +50,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "seeds/example.toml"), []byte(readFile(t, "../../seeds/example.toml")))
 	key := testKey(t, "ed25519")
 	writeFile(t, filepath.Join(dir, "dkim.pem"), key)
+	writeFile(t, filepath.Join(dir, "slack-webhook.url"), []byte(exampleURL+"\n"))
 	exampleEnv(t, "../../config.example.toml", "../../seeds/example.toml")
 
 	c, err := Load(filepath.Join(dir, "config.toml"))
@@ -73,9 +81,25 @@ func TestExampleConfigLoads(t *testing.T) {
 	if c.Store.Path != filepath.Join(dir, "mailflow.db") {
 		t.Errorf("store path = %s, want it beside the config", c.Store.Path)
 	}
+	rules := c.Checks["default"].Alerts
+	if len(rules) != 5 || rules[0].Name != "auth" || rules[3].Name != "spam" || rules[3].By != "seed" || rules[1].By != "path" ||
+		rules[1].For != 10*time.Minute || rules[1].Renotify != 4*time.Hour || rules[4].ExpiresWithin != 14*24*time.Hour {
+		t.Errorf("alert rules = %+v, want auth, smtp, slow, spam, tls with their keys and defaults", rules)
+	}
+	if n := c.Notifiers["oncall"]; n == nil || n.URL.Reveal() != exampleURL || n.HMACKey.Reveal() != testPassword || c.Notifiers["chat"].URL.Reveal() != exampleURL {
+		t.Errorf("notifiers = %+v, want the webhook's URL and key from the environment, the slack URL from its file", c.Notifiers)
+	}
+	if c.Web.Listen != "127.0.0.1:9717" {
+		t.Errorf("web listen = %q, want 127.0.0.1:9717", c.Web.Listen)
+	}
 	var out bytes.Buffer
 	c.Print(&out)
-	for _, secret := range []string{testPassword, "PRIVATE KEY", string(key[30:60])} {
+	for _, want := range []string{"alert slow  critical: a probe's round trip over 2m, by path, for 10m; notify oncall", "oncall    webhook", "http://127.0.0.1:9717"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, secret := range []string{testPassword, "PRIVATE KEY", string(key[30:60]), "hooks.example.net"} {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("Print shows %q:\n%s", secret, out.String())
 		}
@@ -131,6 +155,17 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-catalog.toml", []string{
 			`testdata/bad-providers.toml:4: providers.corp.imap_security: "ssl" is not one of tls, starttls, none`,
 			`testdata/bad-providers.toml:5: providers.corp.junk_folder: unknown key (did you mean "junk_folders"?)`}},
+		{"invalid-alerts.toml", []string{
+			`testdata/invalid-alerts.toml:13: checks.c.alerts.slow.threshold: missing (the round trip that is too slow, e.g. "30s")`,
+			`testdata/invalid-alerts.toml:13: checks.c.alerts.slow.window: missing (the span the percentile is computed over, e.g. "1h")`,
+			`testdata/invalid-alerts.toml:16: checks.c.alerts.slow.notify: no notifier named "pager" (declared: hook, mail)`,
+			`testdata/invalid-alerts.toml:19: checks.c.alerts.odd.kind: "latencies" is not one of latency, placement, auth, smtp, tls`,
+			`testdata/invalid-alerts.toml:23: checks.c.alerts.spam.placements: "junk" is not one of spam, missing, tab, other`,
+			`testdata/invalid-alerts.toml:24: checks.c.alerts.spam.rate: 150 is not a rate in percent`,
+			`testdata/invalid-alerts.toml:29: notifiers.hook.url: secrets are never read from the config file (use url_env or url_file)`,
+			`testdata/invalid-alerts.toml:31: notifiers.mail`,
+			`testdata/invalid-alerts.toml:33: notifiers.mail.path: no path named "nope"`,
+			`testdata/invalid-alerts.toml:36: web.listen: "0.0.0.0:9717" is reachable from other hosts, so it needs a bearer token`}},
 		// Several problems at once, in file order.
 		{"invalid-many.toml", []string{
 			"testdata/invalid-many.toml:3: paths.p.port: 70000 is not a TCP port",
@@ -172,6 +207,7 @@ func TestInvalidConfigs(t *testing.T) {
 
 func TestValidConfigs(t *testing.T) {
 	t.Setenv("MF_TEST_PW", testPassword)
+	t.Setenv("MF_TEST_URL", exampleURL)
 	for _, file := range []string{"base.toml", "print.toml"} {
 		t.Run(file, func(t *testing.T) {
 			if _, err := Load(filepath.Join("testdata", file)); err != nil {
@@ -373,7 +409,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		}
 		for i := range typ.NumField() {
 			tag := tomlTag(typ.Field(i))
-			if tag == "" || tag == "password" {
+			if tag == "" || refusedKeys[tag] {
 				continue
 			}
 			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(tag) + `\b`).MatchString(example) {

@@ -72,6 +72,11 @@ func load(path string, data []byte) (*Config, error) {
 	for _, name := range sorted(raw.Checks) {
 		c.Checks[name] = newCheck(pr, name, raw.Checks[name])
 	}
+	c.Web = newWeb(pr, raw.Web, dir)
+	c.Notifiers = map[string]*Notifier{}
+	for _, name := range sorted(raw.Notifiers) {
+		c.Notifiers[name] = newNotifier(pr, name, raw.Notifiers[name], dir)
+	}
 	c.resolveProviders()
 	c.expandSeedLists()
 	errs = append(errs, uncovered(c.Validate(), errs)...)
@@ -176,7 +181,7 @@ func newPath(pr problems, name string, rp rawPath, dir string) *Path {
 	if p.HELO == "" {
 		p.HELO, _ = os.Hostname()
 	}
-	p.Password = secret(pr, key, secretKeys{rp.Password, rp.PasswordEnv, rp.PasswordFile}, dir)
+	p.Password = secret(pr, key, secretKeys{inline: rp.Password, env: rp.PasswordEnv, file: rp.PasswordFile}, dir)
 	if rp.Username == "" && (rp.PasswordEnv != "" || rp.PasswordFile != "") {
 		pr.add(key+".username", "a password is named but no username (add username, or drop the password for a path without AUTH)")
 	}
@@ -212,13 +217,13 @@ func newSeed(pr problems, name string, rs rawSeed, dir string) *Seed {
 		Cleanup: rs.Cleanup == nil || *rs.Cleanup, NoIDLE: rs.IDLE != nil && !*rs.IDLE, providerID: rs.Provider,
 		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0), Folders: rs.Folders,
 	}
-	s.Password = secret(pr, key, secretKeys{rs.Password, rs.PasswordEnv, rs.PasswordFile}, dir)
+	s.Password = secret(pr, key, secretKeys{inline: rs.Password, env: rs.PasswordEnv, file: rs.PasswordFile}, dir)
 	return s
 }
 
 func newCheck(pr problems, name string, rc rawCheck) *Check {
 	key := "checks." + name
-	return &Check{
+	c := &Check{
 		Name: name, Line: pr.lines.line(key), Schedule: rc.Schedule, Paths: rc.Paths,
 		Seeds: append([]string(nil), rc.Seeds...), SeedLists: rc.SeedLists,
 		Subject: or(rc.Subject, DefaultSubject), Body: rc.Body,
@@ -226,4 +231,8 @@ func newCheck(pr problems, name string, rc rawCheck) *Check {
 		PollInterval: duration(pr, key+".poll_interval", rc.PollInterval, DefaultPollInterval),
 		Jitter:       duration(pr, key+".jitter", rc.Jitter, 0),
 	}
+	for _, r := range sorted(rc.Alerts) {
+		c.Alerts = append(c.Alerts, newRule(pr, name, r, rc.Alerts[r]))
+	}
+	return c
 }

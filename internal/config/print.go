@@ -116,7 +116,36 @@ func (c *Config) Print(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "  deadline\t%s, poll every %s\n", human(ch.Deadline), human(ch.PollInterval))
 		fmt.Fprintf(tw, "  subject\t%q\n", ch.Subject)
+		for _, r := range ch.Alerts {
+			fmt.Fprintf(tw, "  alert %s\t%s: %s; notify %s\n", r.Name, r.Severity, r.describe(), or(strings.Join(r.Notify, ", "), "every notifier"))
+		}
 	}
+
+	if len(c.Notifiers) > 0 {
+		fmt.Fprintln(tw, "\nNOTIFIER\tTYPE\tTARGET\tTIMEOUT")
+		for _, name := range sorted(c.Notifiers) {
+			n := c.Notifiers[name]
+			target := "url " + n.URL.String()
+			switch n.Type {
+			case NotifyCommand:
+				target = quoteAll(n.Command)
+			case NotifyEmail:
+				target = "to " + strings.Join(n.To, ", ") + " over path " + n.Path
+			}
+			if n.HMACKey.IsSet() {
+				target += ", signed with " + n.HMACKey.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, n.Type, target, human(n.Timeout))
+		}
+	}
+	web := "off"
+	if c.Web.Listen != "" {
+		web = "http://" + c.Web.Listen + " (/metrics, /api/..., /healthz)"
+		if c.Web.Token.IsSet() {
+			web += ", bearer token " + c.Web.Token.String()
+		}
+	}
+	fmt.Fprintf(tw, "\nweb\t%s\n", web)
 }
 
 // folders describes where a seed's probes are looked for: the inbox, then the

@@ -15,6 +15,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the code
 // testdata/print.golden; go test -update rewrites it.
 func TestPrint(t *testing.T) {
 	t.Setenv("MF_TEST_PW", testPassword)
+	t.Setenv("MF_TEST_URL", exampleURL)
 	c, err := Load(filepath.Join("testdata", "print.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +23,7 @@ func TestPrint(t *testing.T) {
 	var out bytes.Buffer
 	c.Print(&out)
 	got := out.Bytes()
-	if strings.Contains(out.String(), testPassword) || strings.Contains(out.String(), "PRIVATE KEY") {
+	if strings.Contains(out.String(), testPassword) || strings.Contains(out.String(), "PRIVATE KEY") || strings.Contains(out.String(), "hooks.example.net") {
 		t.Errorf("Print shows a secret:\n%s", got)
 	}
 	golden := filepath.Join("testdata", "print.golden")

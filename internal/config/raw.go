@@ -3,6 +3,10 @@ package config
 // The raw* types mirror the TOML file. Decoding rejects unknown keys, so every
 // key here is documented in config.example.toml.
 
+// refusedKeys are decoded only to be refused with a clear message: a secret
+// written into the file. They are never suggested and never documented.
+var refusedKeys = map[string]bool{"password": true, "token": true, "url": true, "hmac_secret": true}
+
 type rawFile struct {
 	ProvidersFile string                  `toml:"providers_file"`
 	Store         rawStore                `toml:"store"`
@@ -13,6 +17,8 @@ type rawFile struct {
 	Seeds         map[string]rawSeed      `toml:"seeds"`
 	Checks        map[string]rawCheck     `toml:"checks"`
 	Providers     map[string]*rawProvider `toml:"providers"`
+	Web           rawWeb                  `toml:"web"`
+	Notifiers     map[string]rawNotifier  `toml:"notifiers"`
 }
 
 type rawStore struct {
@@ -82,15 +88,16 @@ type rawSeedList struct {
 }
 
 type rawCheck struct {
-	Schedule     string   `toml:"schedule"`
-	Jitter       string   `toml:"jitter"`
-	Paths        []string `toml:"paths"`
-	Seeds        []string `toml:"seeds"`
-	SeedLists    []string `toml:"seed_lists"`
-	Deadline     string   `toml:"deadline"`
-	PollInterval string   `toml:"poll_interval"`
-	Subject      string   `toml:"subject"`
-	Body         string   `toml:"body"`
+	Schedule     string             `toml:"schedule"`
+	Jitter       string             `toml:"jitter"`
+	Paths        []string           `toml:"paths"`
+	Seeds        []string           `toml:"seeds"`
+	SeedLists    []string           `toml:"seed_lists"`
+	Deadline     string             `toml:"deadline"`
+	PollInterval string             `toml:"poll_interval"`
+	Subject      string             `toml:"subject"`
+	Body         string             `toml:"body"`
+	Alerts       map[string]rawRule `toml:"alerts"`
 }
 
 type rawProvider struct {

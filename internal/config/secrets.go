@@ -13,28 +13,32 @@ import (
 // itself, so that a config can be shared, reviewed and committed. No problem
 // reported here ever includes a secret's value.
 
-// secretKeys are the raw keys of one credential.
+// secretKeys are the raw keys of one credential: name (default "password"),
+// name_env and name_file.
 type secretKeys struct {
 	inline, env, file string
+	name              string
 }
 
 // secret reads a credential named by key's password_env or password_file. A
 // credential that is not named at all is left for Validate to report, where a
 // seed needs one and a path with a username does.
 func secret(pr problems, key string, k secretKeys, dir string) Secret {
+	name := or(k.name, "password")
+	env, file := name+"_env", name+"_file"
 	if k.inline != "" {
-		pr.add(key+".password", "secrets are never read from the config file (use password_env or password_file)")
+		pr.add(key+"."+name, "secrets are never read from the config file (use %s or %s)", env, file)
 	}
 	switch {
 	case k.env != "" && k.file != "":
-		pr.add(key+".password_file", "both password_env and password_file are set (keep one)")
+		pr.add(key+"."+file, "both %s and %s are set (keep one)", env, file)
 	case k.env != "":
 		v, ok := os.LookupEnv(k.env)
 		switch {
 		case !ok:
-			pr.add(key+".password_env", "%s is not set (export it or use password_file)", k.env)
+			pr.add(key+"."+env, "%s is not set (export it or use %s)", k.env, file)
 		case v == "":
-			pr.add(key+".password_env", "%s is set but empty (export the password in it or use password_file)", k.env)
+			pr.add(key+"."+env, "%s is set but empty (export the %s in it or use %s)", k.env, name, file)
 		default:
 			return NewSecret(v, "env:"+k.env)
 		}
@@ -42,14 +46,14 @@ func secret(pr problems, key string, k secretKeys, dir string) Secret {
 		f := inDir(dir, k.file)
 		b, err := readSmall(f)
 		if err != nil {
-			pr.add(key+".password_file", "%v (create the file or fix the path)", err)
+			pr.add(key+"."+file, "%v (create the file or fix the path)", err)
 			return Secret{}
 		}
 		// Only the first line counts, so that a trailing newline is harmless.
 		v, _, _ := strings.Cut(string(b), "\n")
 		v = strings.TrimSuffix(v, "\r")
 		if v == "" {
-			pr.add(key+".password_file", "%s is empty or starts with an empty line (write the password on its first line)", f)
+			pr.add(key+"."+file, "%s is empty or starts with an empty line (write the %s on its first line)", f, name)
 			return Secret{}
 		}
 		return NewSecret(v, "file:"+f)

@@ -138,8 +138,8 @@ func tableKeys(t reflect.Type, path []string) []string {
 		case t.Kind() == reflect.Struct:
 			var keys []string
 			for i := range t.NumField() {
-				// "password" is accepted only to be refused; never suggest it.
-				if tag := tomlTag(t.Field(i)); tag != "" && tag != "password" {
+				// A refused key is accepted only to be refused; never suggest it.
+				if tag := tomlTag(t.Field(i)); tag != "" && !refusedKeys[tag] {
 					keys = append(keys, tag)
 				}
 			}

@@ -47,6 +47,10 @@ func (c *Config) Validate() []error {
 	for _, name := range sorted(c.Checks) {
 		c.validateCheck(pr, "checks."+name, c.Checks[name])
 	}
+	validateWeb(pr, c.Web)
+	for _, name := range sorted(c.Notifiers) {
+		c.validateNotifier(pr, "notifiers."+name, c.Notifiers[name])
+	}
 	return errs
 }
 
@@ -193,6 +197,9 @@ func (c *Config) validateCheck(pr problems, key string, ch *Check) {
 	}
 	if ch.PollInterval <= 0 || ch.Deadline > 0 && ch.PollInterval >= ch.Deadline {
 		pr.add(key+".poll_interval", "%s must be positive and shorter than the deadline (%s)", human(ch.PollInterval), human(ch.Deadline))
+	}
+	for _, r := range ch.Alerts {
+		c.validateRule(pr, key+".alerts."+r.Name, r)
 	}
 }
 
