@@ -33,7 +33,13 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	defer db.Close()
 	r := &runner.Runner{Store: db, Log: log}
 	defer r.Close()
-	jobs, err := scheduledJobs(cfg, r, log)
+	// afterRound is told of every finished round: metrics and alerts hook in here.
+	var afterRound []func(context.Context, runner.Round)
+	jobs, err := scheduledJobs(cfg, r, log, func(ctx context.Context, round runner.Round) {
+		for _, f := range afterRound {
+			f(ctx, round)
+		}
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed
@@ -82,8 +88,9 @@ func housekeep(ctx context.Context, r *runner.Runner, cfg *config.Config) {
 	}
 }
 
-// scheduledJobs makes a job of every check that has a schedule.
-func scheduledJobs(cfg *config.Config, r *runner.Runner, log *slog.Logger) ([]schedule.Job, error) {
+// scheduledJobs makes a job of every check that has a schedule; after is
+// called with each round that finished.
+func scheduledJobs(cfg *config.Config, r *runner.Runner, log *slog.Logger, after func(context.Context, runner.Round)) ([]schedule.Job, error) {
 	var jobs []schedule.Job
 	var unscheduled []string
 	for _, c := range cfg.Checks {
@@ -96,9 +103,12 @@ func scheduledJobs(cfg *config.Config, r *runner.Runner, log *slog.Logger) ([]sc
 			return nil, fmt.Errorf("checks.%s.schedule: %w", c.Name, err)
 		}
 		jobs = append(jobs, schedule.Job{Name: c.Name, Schedule: sched, Jitter: c.Jitter, Run: func(ctx context.Context) {
-			if _, err := r.Run(ctx, cfg, c); err != nil {
+			round, err := r.Run(ctx, cfg, c)
+			if err != nil {
 				log.Error("round failed", "check", c.Name, "err", err)
+				return
 			}
+			after(ctx, round)
 		}})
 	}
 	sort.Strings(unscheduled)
