@@ -149,6 +149,39 @@ var migrations = []string{
 	// million probes reads index pages, never the wide rows.
 	`CREATE INDEX probes_report ON probes(created_at, check_name, path, seed, provider, state, placement,
 		latency_ms, spf, dkim, dmarc, tls_version);`,
+	// 6: alert state (one row per rule and group) and the notification
+	// outbox, written in the same transaction as the state they announce.
+	`CREATE TABLE alerts (
+		alert        TEXT PRIMARY KEY,
+		check_name   TEXT NOT NULL,
+		rule         TEXT NOT NULL,
+		grp          TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		since        TEXT NOT NULL,
+		active_since TEXT,
+		clear_since  TEXT,
+		started_at   TEXT,
+		notified_at  TEXT,
+		repeats      INTEGER NOT NULL DEFAULT 0,
+		summary      TEXT NOT NULL DEFAULT '',
+		value        REAL NOT NULL DEFAULT 0,
+		threshold    REAL NOT NULL DEFAULT 0,
+		probes       TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE notifications (
+		id         INTEGER PRIMARY KEY,
+		alert      TEXT NOT NULL,
+		notifier   TEXT NOT NULL,
+		event      TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		attempts   INTEGER NOT NULL DEFAULT 0,
+		next_at    TEXT NOT NULL,
+		done_at    TEXT,
+		outcome    TEXT NOT NULL DEFAULT '',
+		last_error TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX notifications_due ON notifications(done_at, next_at);
+	CREATE INDEX probes_check_created ON probes(check_name, created_at);`,
 }
 
 func (d *DB) migrate(ctx context.Context) error {
