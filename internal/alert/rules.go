@@ -145,7 +145,9 @@ func latencyEach(r *config.Rule, round []store.Probe) finding {
 	slices.SortFunc(slow, func(a, b store.Probe) int { return int(b.Sighting.Latency - a.Sighting.Latency) })
 	f.bad, f.probes = len(slow) > 0, tokens(slow)
 	f.summary = fmt.Sprintf("%d of %d probes over %s: %s", len(slow), len(round), r.Threshold,
-		listed(slow, func(p store.Probe) string { return where(p) + " " + p.Sighting.Latency.Round(time.Millisecond).String() }))
+		listed(slow, func(p store.Probe) string {
+			return where(p) + " " + p.Sighting.Latency.Round(time.Millisecond).String()
+		}))
 	return f
 }
 
