@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailflow/mailflow/internal/alert"
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/runner"
 	"github.com/mailflow/mailflow/internal/schedule"
@@ -35,6 +36,14 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	defer r.Close()
 	// afterRound is told of every finished round: metrics and alerts hook in here.
 	var afterRound []func(context.Context, runner.Round)
+	alerts := &alert.Engine{Store: db, Config: cfg, Notifiers: map[string]alert.Sender{}, Log: log}
+	afterRound = append(afterRound, func(ctx context.Context, round runner.Round) {
+		// Rules are judged as soon as a round ends; delivery is Run's, so a
+		// slow notifier never delays the next round.
+		if err := alerts.Evaluate(context.WithoutCancel(ctx), cfg.Checks[round.Check]); err != nil {
+			log.Error("alert evaluation failed", "check", round.Check, "err", err)
+		}
+	})
 	jobs, err := scheduledJobs(cfg, r, log, func(ctx context.Context, round runner.Round) {
 		for _, f := range afterRound {
 			f(ctx, round)
@@ -58,6 +67,11 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	go func() {
 		defer wg.Done()
 		housekeep(ctx, r, cfg)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		alerts.Run(ctx)
 	}()
 	s := &schedule.Scheduler{Clock: schedule.RealClock{}, Log: log}
 	s.Start(ctx, jobs)

@@ -326,3 +326,36 @@ func TestNotifierGone(t *testing.T) {
 		t.Errorf("next due %v, attempts %d: want the notification dropped", next, w.rec.attempts)
 	}
 }
+
+// TestRunDeliversWhenPoked: Run delivers what Evaluate queued without waiting
+// for its tick, and returns when its context ends.
+func TestRunDeliversWhenPoked(t *testing.T) {
+	rule := placementRule()
+	rule.For = 0
+	w := newWorld(t, rule)
+	w.now = time.Now().UTC()
+	w.eng.Now = nil // the real clock
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.eng.Run(ctx)
+	}()
+	w.round(time.Second, "spam")
+	if err := w.eng.Evaluate(ctx, w.check); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.rec.statuses()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := w.rec.statuses(); len(got) != 1 || got[0] != "firing/path=p#0" {
+		t.Errorf("delivered %v, want one firing", got)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}

@@ -27,7 +27,7 @@ const (
 // Run evaluates every rule each EvaluateEvery and delivers due notifications,
 // until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
-	e.init()
+	wake := e.wakeup()
 	tick := time.NewTicker(EvaluateEvery)
 	defer tick.Stop()
 	retry := time.NewTimer(0)
@@ -40,7 +40,7 @@ func (e *Engine) Run(ctx context.Context) {
 			if err := e.EvaluateAll(ctx); err != nil && ctx.Err() == nil {
 				e.log().Error("alert evaluation failed", "err", err)
 			}
-		case <-e.wake:
+		case <-wake:
 		case <-retry.C:
 		}
 		if err := e.Dispatch(ctx); err != nil && ctx.Err() == nil {
@@ -55,20 +55,18 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-func (e *Engine) init() {
-	if e.wake == nil {
-		e.wake = make(chan struct{}, 1)
-	}
+// wakeup is the channel on which Evaluate tells Run that notifications were
+// queued.
+func (e *Engine) wakeup() chan struct{} {
+	e.wakeOnce.Do(func() { e.wake = make(chan struct{}, 1) })
+	return e.wake
 }
 
 // poke tells Run that notifications were queued.
 func (e *Engine) poke() {
-	if e.wake == nil {
-		return // no Run: Dispatch is called by hand
-	}
 	select {
-	case e.wake <- struct{}{}:
-	default:
+	case e.wakeup() <- struct{}{}:
+	default: // already told
 	}
 }
 
