@@ -59,6 +59,10 @@ type metrics struct {
 	lastRound  *prometheus.GaugeVec
 	certExpiry *prometheus.GaugeVec
 
+	// triples are the configured (check, path, seed) combinations: the only
+	// ones that become series.
+	triples map[[3]string]bool
+
 	mu sync.Mutex
 	// counted is, per check, the round last observed and the probes of it
 	// already counted: a round observed again counts only what is new.
@@ -75,7 +79,7 @@ type countedRound struct {
 
 func newMetrics(cfg *config.Config, now func() time.Time, log *slog.Logger, alerts AlertsFunc) *metrics {
 	m := &metrics{cfg: cfg, now: now, log: log, reg: prometheus.NewRegistry(),
-		counted: map[string]*countedRound{}, newest: map[*prometheus.GaugeVec]map[string]time.Time{}}
+		triples: map[[3]string]bool{}, counted: map[string]*countedRound{}, newest: map[*prometheus.GaugeVec]map[string]time.Time{}}
 	m.rtt = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mailflow_probe_round_trip_seconds",
 		Help:    "Round trip of found probes: from the start of submission to the moment mailflow saw the message (or its INTERNALDATE, for a message that arrived unwatched).",
@@ -115,11 +119,12 @@ func newMetrics(cfg *config.Config, now func() time.Time, log *slog.Logger, aler
 }
 
 // initSeries creates the series of every configured (check, path, seed) at
-// zero, so that rate() and absent() work from the first scrape.
+// zero, so that increase() and absent() work from the first scrape.
 func (m *metrics) initSeries() {
 	for _, c := range m.cfg.Checks {
 		for _, path := range c.Paths {
 			for _, seed := range c.Seeds {
+				m.triples[[3]string{c.Name, path, seed}] = true
 				provider := m.provider(seed)
 				m.rtt.WithLabelValues(c.Name, path, seed, provider)
 				for _, pl := range placementValues {
@@ -138,10 +143,10 @@ func (m *metrics) provider(seed string) string {
 	return "unknown"
 }
 
-// configured reports whether a probe's names are all in the config.
+// configured reports whether the config's check still covers the probe's
+// path and seed.
 func (m *metrics) configured(p *store.Probe) bool {
-	c := m.cfg.Checks[p.Check]
-	return c != nil && m.cfg.Paths[p.Path] != nil && m.cfg.Seeds[p.Seed] != nil
+	return m.triples[[3]string{p.Check, p.Path, p.Seed}]
 }
 
 // final reports whether a probe's state will not change again.

@@ -88,6 +88,8 @@ func TestMetrics(t *testing.T) {
 		{Check: "default", Rule: "removed", Group: "seed=bob", Status: alert.StatusFiring},
 	}
 	f := newFixture(t, testConfig(), func(context.Context) ([]alert.State, error) { return states, nil })
+	// hourly does not cover submission (any more): its probe is no series.
+	f.addRound("hourly", t0.Add(20*time.Minute), []spec{{path: "submission", seed: "alice", end: "inbox", latency: time.Second}})
 	for _, r := range f.rounds {
 		f.srv.ObserveRound(r)
 	}
@@ -130,6 +132,9 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("%s → %s: bucket le=%g missing or not %d: %v", tc.path, tc.seed, tc.le, tc.inLE, h.Bucket)
 			}
 		}
+		if m := find(fams, "mailflow_probe_round_trip_seconds", "check", "hourly", "path", "submission", "seed", "alice", "provider", "gmail"); m != nil {
+			t.Errorf("hourly submission → alice has a round-trip series (%v), but hourly does not cover submission", m)
+		}
 		m := find(fams, "mailflow_probe_round_trip_seconds", "check", "hourly", "path", "smtps", "seed", "bob", "provider", "lab")
 		if m == nil || m.Histogram.GetSampleCount() != 1 || !near(m.Histogram.GetSampleSum(), 0.2) {
 			t.Errorf("hourly smtps → bob round trip = %v, want one of 0.2s", m)
@@ -160,7 +165,7 @@ func TestMetrics(t *testing.T) {
 		for _, m := range fams["mailflow_probes_total"].Metric {
 			total += m.Counter.GetValue()
 		}
-		if total != 7 { // every probe of the config's names once; zed never
+		if total != 7 { // every probe of the config's checks once; zed and hourly's submission never
 			t.Errorf("sum of mailflow_probes_total = %v, want 7", total)
 		}
 	})
