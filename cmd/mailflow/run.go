@@ -53,6 +53,15 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed
 	}
+	observe, waitWeb, err := serveWeb(ctx, cfg, db, log, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
+		return exitFailed
+	}
+	defer waitWeb() // before the store closes
+	if observe != nil {
+		afterRound = append(afterRound, observe)
+	}
 	log.Info("mailflow started", "config", cfg.File, "store", db.Path(), "checks", len(jobs))
 
 	var wg sync.WaitGroup
