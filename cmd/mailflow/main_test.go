@@ -86,7 +86,8 @@ func labConfigPaths(t testing.TB, l *lab.Lab, paths []string, check string, seed
 	t.Setenv("LAB_SUBMIT_PW", l.Password)
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 	var b strings.Builder
-	fmt.Fprintf(&b, `
+	// A free port, so that tests of mailflow run never collide on 9717.
+	fmt.Fprintf(&b, `%s
 [paths.submission]
 host = "127.0.0.1"
 port = %s
@@ -127,7 +128,7 @@ authserv_ids = [%q]
 
 %spaths = [%s]
 seeds = [%s]
-`, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector,
+`, labWeb, port(l.Submission), l.CAFile, l.Username, l.SenderDomain, l.DKIMSelector,
 		port(l.Relay), l.CAFile, l.SenderDomain,
 		port(l.SMTPS), l.CAFile, l.Username, l.SenderDomain,
 		port(l.IMAP), l.Hostname, check, quoteAll(paths), quoteAll(seeds))
@@ -143,6 +144,24 @@ seeds = [%s]
 		t.Fatal(err)
 	}
 	return path
+}
+
+// labWeb is the [web] table of every lab config; setWeb replaces it.
+const labWeb = "[web]\nlisten = \"127.0.0.1:0\"\n"
+
+// setWeb replaces the [web] table of a lab config with web.
+func setWeb(t *testing.T, path, web string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), labWeb) {
+		t.Fatalf("%s has no [web] table to replace", path)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), labWeb, web, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func quoteAll(names []string) string {

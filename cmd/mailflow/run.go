@@ -53,7 +53,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed
 	}
-	observe, waitWeb, err := serveWeb(ctx, cfg, db, log, nil)
+	observe, waitWeb, err := serveWeb(ctx, cfg, db, log, alerts.States)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed

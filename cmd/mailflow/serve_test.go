@@ -32,20 +32,8 @@ func webConfig(t *testing.T, l *lab.Lab, schedule string) string {
 	t.Helper()
 	t.Setenv("MAILFLOW_TEST_WEB_TOKEN", webToken)
 	path := labConfigWith(t, l, fmt.Sprintf("[checks.often]\nschedule = %q\ndeadline = \"3s\"\npoll_interval = \"1s\"\n", schedule), "alice", "bob")
-	appendFile(t, path, "\n[web]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MAILFLOW_TEST_WEB_TOKEN\"\n")
+	setWeb(t, path, "[web]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MAILFLOW_TEST_WEB_TOKEN\"\n")
 	return path
-}
-
-func appendFile(t *testing.T, path, text string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // lockedBuffer collects a daemon's log from the goroutine that reads it.
@@ -325,7 +313,7 @@ func TestRunListenFailure(t *testing.T) {
 	}
 	defer busy.Close()
 	cfg := labConfigWith(t, l, "[checks.often]\nschedule = \"@every 1h\"\ndeadline = \"3s\"\npoll_interval = \"1s\"\n", "alice")
-	appendFile(t, cfg, fmt.Sprintf("\n[web]\nlisten = %q\n", busy.Addr().String()))
+	setWeb(t, cfg, fmt.Sprintf("[web]\nlisten = %q\n", busy.Addr().String()))
 	code, _, errOut := mailflow(t, "run", "--config", cfg)
 	if code != exitFailed || !strings.Contains(errOut, "web.listen "+busy.Addr().String()) {
 		t.Errorf("mailflow run with its web address taken = %d, stderr:\n%s\nwant 2 naming web.listen %s", code, errOut, busy.Addr())

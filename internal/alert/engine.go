@@ -75,7 +75,7 @@ func (e *Engine) Evaluate(ctx context.Context, check *config.Check) error {
 		}
 		window = max(window, r.Window)
 	}
-	minRound, err := e.Store.RecentRounds(ctx, check.Name, rounds)
+	minRound, err := e.Store.NthLatestRound(ctx, check.Name, rounds)
 	if err != nil {
 		return fmt.Errorf("alerts of check %s: %w", check.Name, err)
 	}

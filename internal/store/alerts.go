@@ -137,9 +137,9 @@ func (d *DB) NotificationDone(ctx context.Context, id int64, at time.Time, outco
 		last_error = ?, next_at = COALESCE(?, next_at) WHERE id = ?`, done, outcome, lastErr, ts(next), id))
 }
 
-// RecentRounds returns the id of the n-th latest round of check (0 when
+// NthLatestRound returns the id of the n-th latest round of check (0 when
 // there are fewer): alert rules look at the probes of the latest rounds.
-func (d *DB) RecentRounds(ctx context.Context, check string, n int) (int64, error) {
+func (d *DB) NthLatestRound(ctx context.Context, check string, n int) (int64, error) {
 	var id int64
 	err := d.db.QueryRowContext(ctx, `SELECT id FROM rounds WHERE check_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?`,
 		check, n-1).Scan(&id)
