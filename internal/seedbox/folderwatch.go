@@ -24,6 +24,10 @@ type folderWatch struct {
 	// not searched again while uidValidity holds.
 	lastUID     imap.UID
 	uidValidity uint32
+	// unclaimed holds probe messages already looked at whose token nobody
+	// expected then, by UID. A probe resumed after a restart is expected only
+	// once its message is in the folder, maybe after a scan passed it.
+	unclaimed map[imap.UID]string
 	// since is when the current connection started watching the folder.
 	since time.Time
 
@@ -34,6 +38,10 @@ type folderWatch struct {
 	poke chan struct{}
 }
 
+// maxUnclaimed bounds the probe messages a folder remembers for probes not
+// yet expected; beyond it, housekeeping's purge is what finds them.
+const maxUnclaimed = 1000
+
 func (fw *folderWatch) selectFolder(ctx context.Context) error {
 	return fw.s.Do(ctx, fmt.Sprintf("select %q", fw.folder.Name), func() error {
 		data, err := fw.s.c.Select(fw.folder.Name, nil).Wait()
@@ -41,7 +49,7 @@ func (fw *folderWatch) selectFolder(ctx context.Context) error {
 		if err == nil && data.UIDValidity != fw.uidValidity {
 			// A new UID space: start over, and forget deletions by old UIDs
 			// (housekeeping purges what they would have deleted).
-			fw.uidValidity, fw.lastUID = data.UIDValidity, 0
+			fw.uidValidity, fw.lastUID, fw.unclaimed = data.UIDValidity, 0, nil
 			fw.mu.Lock()
 			fw.doomed = nil
 			fw.mu.Unlock()
@@ -259,7 +267,8 @@ func (fw *folderWatch) wait(ctx context.Context) error {
 	default:
 	}
 	// With fast polling configured, a newly expected probe ends the IDLE so
-	// that polling starts at once.
+	// that polling starts at once. (A probe whose message this folder already
+	// passed, see unclaimed, is found at the next poll interval.)
 	var more <-chan struct{}
 	if fw.w.acct.FastPoll > 0 {
 		_, more = fw.w.waiting()
@@ -321,17 +330,25 @@ func (fw *folderWatch) scan(ctx context.Context) error {
 			fresh = append(fresh, u)
 		}
 	}
-	if len(fresh) == 0 {
-		return nil
+	tokens := map[imap.UID]string{}
+	if len(fresh) > 0 {
+		if tokens, err = fw.tokens(ctx, fresh); err != nil {
+			return err
+		}
 	}
-	tokens, err := fw.tokens(ctx, fresh)
-	if err != nil {
-		return err
+	for u, tok := range fw.unclaimed {
+		if fw.w.isExpected(tok) {
+			fresh, tokens[u] = append(fresh, u), tok
+			delete(fw.unclaimed, u)
+		}
 	}
 	var found []*Found
 	for _, u := range fresh {
 		fw.lastUID = max(fw.lastUID, u)
-		if tok := tokens[u]; tok != "" && fw.w.isExpected(tok) {
+		tok := tokens[u]
+		switch {
+		case tok == "":
+		case fw.w.isExpected(tok):
 			f, err := fw.fetchFound(ctx, u, tok, seenAt)
 			if err != nil {
 				return err
@@ -339,6 +356,11 @@ func (fw *folderWatch) scan(ctx context.Context) error {
 			if f != nil {
 				found = append(found, f)
 			}
+		case len(fw.unclaimed) < maxUnclaimed:
+			if fw.unclaimed == nil {
+				fw.unclaimed = map[imap.UID]string{}
+			}
+			fw.unclaimed[u] = tok
 		}
 	}
 	var err2 error

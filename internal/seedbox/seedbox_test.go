@@ -338,3 +338,35 @@ func TestExtraFolders(t *testing.T) {
 		t.Errorf("Watch with a wrong folder = %v, want an error naming it and the folders there", err)
 	}
 }
+
+// TestProbeExpectedAfterItsMessageWasPassed: after a restart, probes are
+// expected one by one while their messages are already in the folder. A scan
+// for the first passes the second; the second must still be found (it was
+// lost for good before the folder kept unclaimed probe messages).
+func TestProbeExpectedAfterItsMessageWasPassed(t *testing.T) {
+	l := newLab(t)
+	acct := account(t, l, "alice", l.IMAP, SecurityTLS)
+	acct.PollInterval = 200 * time.Millisecond
+	first, second := token(t), token(t)
+	deliver(t, l, "alice", first)
+	deliver(t, l, "alice", second)
+	ctx, w, found := watch(t, acct)
+	w.Expect(found, first)
+	select {
+	case f := <-found:
+		if f.Token != first {
+			t.Fatalf("found %s, want the first probe", f.Token)
+		}
+	case <-ctx.Done():
+		t.Fatal("first probe not found")
+	}
+	w.Expect(found, second)
+	select {
+	case f := <-found:
+		if f.Token != second || f.Folder != "INBOX" {
+			t.Errorf("found %s in %s, want the second probe in INBOX", f.Token, f.Folder)
+		}
+	case <-ctx.Done():
+		t.Fatal("the second probe, expected after a scan passed its message, was never found")
+	}
+}
