@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,28 +19,73 @@ func TestReportQueryPlan(t *testing.T) {
 	db := openTest(t)
 	for by, col := range groupColumns {
 		for _, check := range []bool{false, true} {
-			args := []any{int64(0), ""}
-			if check {
-				args = append(args, "default")
-			}
-			rows, err := db.db.Query("EXPLAIN QUERY PLAN "+reportQuery(col, check), args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, notUsed int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH probes USING COVERING INDEX probes_report (created_at>?)") {
+			if plan := reportPlan(t, db, col, check); len(plan) != 1 ||
+				!strings.HasPrefix(plan[0], "SEARCH probes USING COVERING INDEX probes_report (created_at>?)") {
 				t.Errorf("by %s, check filter %v: plan %q, want one search of the covering index probes_report", by, check, plan)
 			}
 		}
+	}
+}
+
+func reportPlan(t *testing.T, db *DB, col string, check bool) []string {
+	t.Helper()
+	args := []any{int64(0), ""}
+	if check {
+		args = append(args, "default")
+	}
+	rows, err := db.db.Query("EXPLAIN QUERY PLAN "+reportQuery(col, check), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan
+}
+
+// A store made before probes_report held reportClass gets the new index, with
+// the probes it already has.
+func TestReportIndexUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.HasPrefix(m, "DROP INDEX probes_report;") })
+	if before < 0 {
+		t.Fatal("no migration rebuilds probes_report")
+	}
+	for _, q := range append(migrations[:before:before], fmt.Sprintf("PRAGMA user_version = %d", before),
+		`INSERT INTO rounds (id, check_name, started_at) VALUES (1, 'default', '')`,
+		`INSERT INTO probes (round_id, token, check_name, path, seed, seed_address, state, placement, created_at,
+			deadline_at, latency_ms, spf, dkim, dmarc, tls_version)
+			VALUES (1, 'a', 'default', 'relay', 'alice', '', 'found', 'tab:social', '2026-11-23T08:00:00.000000000Z',
+			'', 12.5, 'pass', 'fail', 'pass', 'TLS 1.3')`) {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.ReportTallies(context.Background(), time.Time{}, "", "path")
+	want := ReportTally{Key: "relay", Sent: 1, Accepted: 1, Tab: 1, TLS: 1, Found: 1, SPF: 1, DMARC: 1,
+		RTT: []LatencyBucket{{MaxMS: 12.5, N: 1}}}
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("ReportTallies after the upgrade = %+v, %v, want %+v", got, err, want)
+	}
+	if plan := reportPlan(t, db, "path", false); len(plan) != 1 || !strings.Contains(plan[0], "COVERING INDEX probes_report") {
+		t.Errorf("plan after the upgrade %q, want the covering index probes_report", plan)
 	}
 }
 
