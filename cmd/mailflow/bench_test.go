@@ -56,7 +56,7 @@ func BenchmarkProcessRound1000(b *testing.B) {
 
 // BenchmarkReport1M runs `mailflow report --since 0` over a store of
 // 1,000,000 probes (3 paths x 50 seeds, 95% inbox, round trips of 0-999 ms).
-// Run it alone: go test -run '^$' -bench Report1M ./cmd/mailflow
+// Run it alone: go test -run '^$' -bench Report1M -benchtime 3x ./cmd/mailflow
 func BenchmarkReport1M(b *testing.B) {
 	l, err := lab.Start(lab.Options{})
 	if err != nil {

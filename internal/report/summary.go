@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,7 +18,10 @@ import (
 // provider or check. Percentages of placement and TLS are of the accepted
 // probes (the others never reached a mailbox); those of authentication are of
 // the found ones, which alone carry headers. Round trips are in milliseconds,
-// nearest-rank percentiles of the found probes, 0 when none was found.
+// of the found probes, 0 when none was found. Max is exact. P50, P90 and P99
+// are nearest-rank percentiles read from a histogram of 1 ms buckets: each is
+// the longest round trip in the bucket that holds the exact percentile, so it
+// is never below it and less than 1 ms above it.
 type Group struct {
 	Key      string  `json:"key"`
 	Sent     int     `json:"sent"`
@@ -41,86 +43,25 @@ type Group struct {
 }
 
 // Compute reports the probes of db created at or after since (all when since
-// is zero), of check when not "", grouped by path, seed, provider or check.
-// `mailflow report` and the daemon's /api/report both answer with it.
+// is zero), of check when not "", grouped by path, seed, provider or check, in
+// key order. `mailflow report` and the daemon's /api/report both answer with
+// it. SQLite counts (store.ReportTallies); Compute turns the counts into
+// percentages and percentiles.
 func Compute(ctx context.Context, db *store.DB, since time.Time, check, by string) ([]Group, error) {
-	var s Summary
-	if err := db.ReportRows(ctx, since, check, by, s.Add); err != nil {
+	tallies, err := db.ReportTallies(ctx, since, check, by)
+	if err != nil {
 		return nil, err
 	}
-	return s.Groups(), nil
-}
-
-// Summary aggregates report rows, fed one at a time to Add.
-type Summary struct {
-	groups map[string]*tally
-}
-
-type tally struct {
-	sent, accepted, inbox, spam, tab, other, missing, spf, dkim, dmarc, tls int
-	rtt                                                                     []float64
-}
-
-// Add counts one probe.
-func (s *Summary) Add(r store.ReportRow) {
-	if s.groups == nil {
-		s.groups = map[string]*tally{}
-	}
-	t := s.groups[r.Key]
-	if t == nil {
-		t = &tally{}
-		s.groups[r.Key] = t
-	}
-	t.sent++
-	switch r.State {
-	case store.StatePending, store.StateRejected, store.StateDeferred, store.StateError:
-		return // never reached a mailbox (pending: not sent yet)
-	}
-	t.accepted++
-	if r.TLS {
-		t.tls++
-	}
-	switch p := r.Placement; {
-	case p == "inbox":
-		t.inbox++
-	case p == "spam":
-		t.spam++
-	case strings.HasPrefix(p, "tab:"):
-		t.tab++
-	case strings.HasPrefix(p, "other:"):
-		t.other++
-	case r.State == store.StateMissing:
-		t.missing++
-	}
-	if r.Found {
-		t.rtt = append(t.rtt, r.LatencyMS)
-		t.spf += passed(r.SPF)
-		t.dkim += passed(r.DKIM)
-		t.dmarc += passed(r.DMARC)
-	}
-}
-
-func passed(result string) int {
-	if result == "pass" {
-		return 1
-	}
-	return 0
-}
-
-// Groups returns the groups in key order.
-func (s *Summary) Groups() []Group {
 	var out []Group
-	for key, t := range s.groups {
-		slices.Sort(t.rtt)
-		g := Group{Key: key, Sent: t.sent, Accepted: t.accepted, Found: len(t.rtt),
-			Inbox: pct(t.inbox, t.accepted), Spam: pct(t.spam, t.accepted), Tab: pct(t.tab, t.accepted),
-			Other: pct(t.other, t.accepted), Missing: pct(t.missing, t.accepted), TLS: pct(t.tls, t.accepted),
-			SPF: pct(t.spf, len(t.rtt)), DKIM: pct(t.dkim, len(t.rtt)), DMARC: pct(t.dmarc, len(t.rtt)),
-			P50: rank(t.rtt, 50), P90: rank(t.rtt, 90), P99: rank(t.rtt, 99), Max: rank(t.rtt, 100)}
-		out = append(out, g)
+	for _, t := range tallies {
+		out = append(out, Group{Key: t.Key, Sent: t.Sent, Accepted: t.Accepted, Found: t.Found,
+			Inbox: pct(t.Inbox, t.Accepted), Spam: pct(t.Spam, t.Accepted), Tab: pct(t.Tab, t.Accepted),
+			Other: pct(t.Other, t.Accepted), Missing: pct(t.Missing, t.Accepted), TLS: pct(t.TLS, t.Accepted),
+			SPF: pct(t.SPF, t.Found), DKIM: pct(t.DKIM, t.Found), DMARC: pct(t.DMARC, t.Found),
+			P50: rank(t.RTT, t.Found, 50), P90: rank(t.RTT, t.Found, 90), P99: rank(t.RTT, t.Found, 99),
+			Max: rank(t.RTT, t.Found, 100)})
 	}
-	slices.SortFunc(out, func(a, b Group) int { return strings.Compare(a.Key, b.Key) })
-	return out
+	return out, nil
 }
 
 func pct(n, of int) float64 {
@@ -130,13 +71,20 @@ func pct(n, of int) float64 {
 	return float64(n) * 100 / float64(of)
 }
 
-// rank is the nearest-rank percentile p of sorted xs, 0 when empty.
-func rank(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
+// rank is the nearest-rank percentile p of n round trips from their
+// histogram: the longest round trip in the bucket that holds the
+// ceil(p/100 * n)th shortest. It is 0 when n is.
+func rank(rtt []store.LatencyBucket, n int, p float64) float64 {
+	if n == 0 || len(rtt) == 0 {
 		return 0
 	}
-	i := int((p*float64(len(sorted))+99)/100) - 1 // ceil(p/100 * n) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	r := max(int((p*float64(n)+99)/100), 1) // ceil(p/100 * n)
+	for _, b := range rtt {
+		if r -= b.N; r <= 0 {
+			return b.MaxMS
+		}
+	}
+	return rtt[len(rtt)-1].MaxMS
 }
 
 // WriteGroups writes the report as "table", "json" or "csv"; by names the
