@@ -67,6 +67,9 @@ type Options struct {
 	// implementing it, like a server whose extension misbehaves: clients that
 	// ask about tabs get BAD and must carry on.
 	GmailCaps bool
+	// OAuth, when set, makes SMTP AUTH and IMAP AUTHENTICATE take OAuth2
+	// bearer tokens too (see OAuth).
+	OAuth *OAuth
 }
 
 // DefaultSeeds returns alice (deliver), bob (junk), carol (reject) and dave
@@ -108,6 +111,7 @@ type Lab struct {
 	dir          string
 	servers      []*server
 	imapSessions gauge
+	auths        authLog
 	once         sync.Once
 	closeErr     error
 }
