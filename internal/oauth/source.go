@@ -112,6 +112,9 @@ func NewSource(acct Account, file *File, opts Options) *Source {
 // Account returns the account the source is for.
 func (s *Source) Account() Account { return s.acct }
 
+// LoginName returns the argument of mailflow auth login for the account.
+func (s *Source) LoginName() string { return s.acct.Login }
+
 // String names the account; the source's tokens are never printed.
 func (s *Source) String() string { return "oauth2 token source of " + s.acct.Label() }
 
