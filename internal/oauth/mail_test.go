@@ -10,8 +10,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,7 +27,9 @@ import (
 	"github.com/mailflow/mailflow/internal/oauth"
 	"github.com/mailflow/mailflow/internal/oauth/bearer"
 	"github.com/mailflow/mailflow/internal/oauth/oauthtest"
+	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/seedbox"
+	"github.com/mailflow/mailflow/internal/store"
 	"github.com/mailflow/mailflow/internal/submit"
 )
 
@@ -279,7 +283,9 @@ func TestSubmitWithBearerToken(t *testing.T) {
 		return submit.Send(testCtx(t), path, alice.Address, msg, st.log)
 	}
 	var out strings.Builder // everything a probe row or a report would show
+	var results []submit.Result
 	record := func(r submit.Result) {
+		results = append(results, r)
 		out.WriteString(r.Transcript + "\n" + r.Reason + "\n" + r.Text + "\n")
 		for _, s := range r.Steps {
 			out.WriteString(s.Err + "\n" + s.Text + "\n")
@@ -313,4 +319,69 @@ func TestSubmitWithBearerToken(t *testing.T) {
 	}
 	st.noTokens(t, "the submission results", out.String())
 	st.noTokens(t, "the log", st.logs.String())
+	db, rep := storeResults(t, results)
+	st.noTokens(t, "the SQLite database", db)
+	st.noTokens(t, "the report", rep)
+}
+
+// storeResults stores submissions as the runner does and returns the bytes
+// of the SQLite files and the probes as `mailflow probe` prints them, table
+// and JSON.
+func storeResults(t *testing.T, results []submit.Result) (db, rep string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mailflow.db")
+	d, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	round, err := d.StartRound(ctx, "c", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		p := &store.Probe{RoundID: round, Token: fmt.Sprintf("probe-%d", i), Check: "c", Path: "submission", Seed: "alice",
+			CreatedAt: now, DeadlineAt: now.Add(time.Minute)}
+		if err := d.InsertProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		var stages []store.Stage
+		for _, s := range r.Steps {
+			stages = append(stages, store.Stage{Stage: string(s.Stage), StartedAt: s.Start, Duration: s.Duration, Code: s.Code,
+				EnhancedCode: s.EnhancedCode, Text: s.Text, Error: s.Err})
+		}
+		state := store.StateSent
+		if r.Outcome != submit.Accepted {
+			state = store.StateError
+		}
+		err := d.RecordSubmission(ctx, p.ID, state, "", store.Submission{StartedAt: r.Start, Duration: r.Duration,
+			AcceptedAt: r.AcceptedAt, Outcome: string(r.Outcome), Stage: string(r.Stage), Code: r.Code,
+			EnhancedCode: r.EnhancedCode, Text: r.Text, Reason: r.Reason, QueueID: r.QueueID, Transcript: r.Transcript}, stages, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	probes, err := d.Probes(ctx)
+	if err != nil || len(probes) != len(results) {
+		t.Fatalf("stored probes: %d, %v", len(probes), err)
+	}
+	var b bytes.Buffer
+	report.Table(&b, probes)
+	report.JSON(&b, probes)
+	if !strings.Contains(b.String(), "also after a refresh") {
+		t.Errorf("the report does not show the refused login's reason:\n%s", b.String())
+	}
+	d.Close()
+	var files bytes.Buffer
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			files.Write(data)
+		}
+	}
+	if !bytes.Contains(files.Bytes(), []byte("AUTH OAUTHBEARER ******")) {
+		t.Error("the database does not hold the masked transcript: the search would prove nothing")
+	}
+	return files.String(), b.String()
 }
