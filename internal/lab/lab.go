@@ -70,6 +70,9 @@ type Options struct {
 	// OAuth, when set, makes SMTP AUTH and IMAP AUTHENTICATE take OAuth2
 	// bearer tokens too (see OAuth).
 	OAuth *OAuth
+	// CountIMAPID counts the IMAP ID commands clients send (see IMAPIDs).
+	// The lab's server answers them BAD, as one without the extension does.
+	CountIMAPID bool
 }
 
 // DefaultSeeds returns alice (deliver), bob (junk), carol (reject) and dave
@@ -112,6 +115,7 @@ type Lab struct {
 	servers      []*server
 	imapSessions gauge
 	auths        authLog
+	ids          idCounter
 	once         sync.Once
 	closeErr     error
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -195,3 +196,39 @@ func (s *imapSession) Authenticate(mech string) (sasl.Server, error) {
 
 // Compile-time check: the lab's IMAP session chooses its own mechanisms.
 var _ imapserver.SessionSASL = (*imapSession)(nil)
+
+// idCounter counts IMAP ID commands (RFC 2971) in the traffic imapserver's
+// DebugWriter copies to it: both directions of every connection. It keeps
+// nothing of what it reads, credentials included.
+type idCounter struct {
+	mu    sync.Mutex
+	n     int
+	carry []byte // the start of a line not yet ended
+}
+
+func (c *idCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data := append(c.carry, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		// A command is "TAG ID (...)" or "TAG ID NIL".
+		if f := bytes.Fields(data[:i]); len(f) >= 3 && bytes.EqualFold(f[1], []byte("ID")) {
+			c.n++
+		}
+		data = data[i+1:]
+	}
+	c.carry = append(c.carry[:0], data[:min(len(data), 256)]...)
+	return len(p), nil
+}
+
+// IMAPIDs returns how many IMAP ID commands clients sent, with
+// Options.CountIMAPID.
+func (l *Lab) IMAPIDs() int {
+	l.ids.mu.Lock()
+	defer l.ids.mu.Unlock()
+	return l.ids.n
+}

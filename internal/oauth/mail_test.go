@@ -385,3 +385,30 @@ func storeResults(t *testing.T, results []submit.Result) (db, rep string) {
 	}
 	return files.String(), b.String()
 }
+
+func TestSeedSendsIMAPID(t *testing.T) {
+	st := newStage(t, lab.Options{Seeds: []lab.SeedSpec{{Name: "alice"}}, CountIMAPID: true})
+	alice, _ := st.lab.Seed("alice")
+	src := st.login(t, "seed", "alice", alice.Username)
+	for _, want := range []bool{false, true} {
+		before := st.lab.IMAPIDs()
+		acct := st.seedAccount(t, "alice", src)
+		acct.IMAPID = want // the provider's imap_id
+		s, err := seedbox.Dial(testCtx(t), acct, st.log)
+		if err != nil {
+			t.Fatalf("Dial with IMAPID %v: %v", want, err)
+		}
+		// The lab answers ID with BAD, as a server without the extension
+		// would: the session goes on.
+		folders, err := s.Folders(testCtx(t))
+		s.Close()
+		if err != nil || len(folders) != 2 {
+			t.Errorf("IMAPID %v: folders %v, %v", want, folders, err)
+		}
+		sent := st.lab.IMAPIDs() - before
+		if (sent == 1) != want || sent > 1 {
+			t.Errorf("IMAPID %v: the lab saw %d ID commands", want, sent)
+		}
+	}
+	st.noTokens(t, "the log", st.logs.String())
+}

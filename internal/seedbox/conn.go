@@ -49,7 +49,7 @@ type Account struct {
 	// offers only that. A refused token is refreshed once and tried again.
 	Tokens bearer.TokenSource
 	// IMAPID sends the ID command (RFC 2971) after logging in, for providers
-	// that want clients to name themselves, when the server offers it.
+	// that want clients to name themselves (catalog key imap_id).
 	IMAPID bool
 	// AllowPlaintextAuth permits LOGIN on a session without TLS.
 	AllowPlaintextAuth bool
@@ -282,16 +282,12 @@ func authCaps(caps imap.CapSet) string {
 	return strings.Join(out, " ")
 }
 
-// capID is the capability of the ID command (RFC 2971 section 3.1).
-const capID = imap.Cap("ID")
-
-// sendID names mailflow to a server that wants clients to (catalog key
-// imap_id). A server that refuses it is logged, not fatal: the session works.
+// sendID names mailflow to a server whose provider wants clients to (catalog
+// key imap_id): NetEase refuses SELECT until a client has sent ID. It is sent
+// even when the capability is not announced (RFC 2971 would want ID there),
+// since the catalog says the provider wants it. A refusal is logged, not
+// fatal: the session works or fails on its own.
 func (s *Session) sendID(ctx context.Context) {
-	if !s.c.Caps().Has(capID) {
-		s.log.Debug("provider wants IMAP ID but the server does not offer it", "seed", s.acct.Name)
-		return
-	}
 	err := s.Do(ctx, "id", func() error {
 		_, err := s.c.ID(&imap.IDData{Name: "mailflow", Vendor: "mailflow", SupportURL: "https://github.com/mailflow/mailflow"}).Wait()
 		return err
