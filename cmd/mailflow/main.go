@@ -48,6 +48,9 @@ Usage:
   mailflow seeds --config FILE [--stale-after 1h]
                                               log in to every seed: folders, roles, leftover probes
   mailflow config check --config FILE         validate a config and print what it resolved
+  mailflow auth login NAME --config FILE [--device | --no-browser]
+                                              OAuth2 login of a seed or path; stores its refresh token
+  mailflow auth status --config FILE          token state of every OAuth2 seed and path
   mailflow report --config FILE [--since 24h] [--check NAME] [--by path|seed|provider|check] [--format table|json|csv]
                                               sent, placement %, round-trip percentiles, auth and TLS %
   mailflow analyze [--json] [--trust ID]... [--provider ID] FILE.eml | -
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stderr)
 	case "seeds":
 		return seedsCmd(ctx, args[1:], stdout, stderr)
+	case "auth":
+		return authCmd(ctx, args[1:], stdout, stderr)
 	case "report":
 		return reportCmd(ctx, args[1:], stdout, stderr)
 	case "analyze":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/oauth"
 	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/runner"
 	"github.com/mailflow/mailflow/internal/store"
@@ -70,7 +71,7 @@ func probeRounds(ctx context.Context, cfg *config.Config, checks []*config.Check
 		return nil, err
 	}
 	defer db.Close()
-	r := &runner.Runner{Store: db, Log: log}
+	r := &runner.Runner{Store: db, Log: log, Tokens: oauth.NewTokens(cfg, oauth.Options{Log: log})}
 	defer r.Close()
 	var all []store.Probe
 	for _, c := range checks {

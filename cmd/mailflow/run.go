@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailflow/mailflow/internal/alert"
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/oauth"
 	"github.com/mailflow/mailflow/internal/runner"
 	"github.com/mailflow/mailflow/internal/schedule"
 	"github.com/mailflow/mailflow/internal/store"
@@ -32,7 +33,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer db.Close()
-	r := &runner.Runner{Store: db, Log: log}
+	r := &runner.Runner{Store: db, Log: log, Tokens: oauth.NewTokens(cfg, oauth.Options{Log: log})}
 	defer r.Close()
 	// afterRound is told of every finished round: metrics and alerts hook in here.
 	var afterRound []func(context.Context, runner.Round)

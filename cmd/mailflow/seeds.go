@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/mailflow/mailflow/internal/oauth"
+	"github.com/mailflow/mailflow/internal/oauth/bearer"
 	"github.com/mailflow/mailflow/internal/runner"
 )
 
@@ -20,7 +23,7 @@ func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
-	r := &runner.Runner{Log: log}
+	r := &runner.Runner{Log: log, Tokens: oauth.NewTokens(cfg, oauth.Options{Log: log})}
 	defer r.Close()
 	results := r.CheckSeeds(ctx, cfg, *stale)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -29,7 +32,7 @@ func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, r := range results {
 		if r.Err != nil {
 			failed++
-			fmt.Fprintf(tw, "%s\t%s\tFAILED\t-\t-\t-\t-\n", r.Seed.Name, r.Seed.Address)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\n", r.Seed.Name, r.Seed.Address, failure(r.Err))
 			continue
 		}
 		var folders, probes []string
@@ -53,4 +56,20 @@ func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return exitFailed
+}
+
+// failure is the STATUS of a seed that failed: an OAuth2 failure names the
+// provider's error code, or says the server refused the token.
+func failure(err error) string {
+	var oe *oauth.Error
+	var re *bearer.RefusedError
+	switch {
+	case errors.As(err, &oe) && oe.Code != "":
+		return "FAILED oauth2 " + oe.Code
+	case errors.As(err, &oe):
+		return "FAILED oauth2"
+	case errors.As(err, &re):
+		return "FAILED oauth2 token refused"
+	}
+	return "FAILED"
 }

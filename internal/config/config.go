@@ -26,6 +26,7 @@ type Config struct {
 	Checks       map[string]*Check
 	Web          Web
 	Notifiers    map[string]*Notifier
+	OAuth        OAuth
 
 	// keyLines holds the key lines of every file read, for problems found late.
 	keyLines map[string]lines
@@ -90,6 +91,7 @@ type Path struct {
 	AuthMechanism string
 	// AllowPlaintextAuth permits sending credentials over a connection without TLS.
 	AllowPlaintextAuth bool
+	OAuthLogin
 
 	HELO     string
 	MailFrom string // envelope sender (MAIL FROM)
@@ -131,6 +133,7 @@ type Seed struct {
 	Password Secret
 	// AllowPlaintextAuth permits LOGIN over a connection without TLS.
 	AllowPlaintextAuth bool
+	OAuthLogin
 
 	// Inbox is the inbox folder name (default "INBOX").
 	Inbox string
@@ -191,6 +194,12 @@ type Provider struct {
 	// MaxConnections is the provider's cap on concurrent IMAP sessions per account (0: unknown).
 	MaxConnections int
 	Notes          string
+	// OAuthProvider is the OAuth2 profile of the provider's seeds that log in
+	// with auth = "oauth2" and name none (key oauth_provider).
+	OAuthProvider string
+	// IMAPID sends the IMAP ID command (RFC 2971) after login: some
+	// providers refuse to SELECT for clients that do not name themselves.
+	IMAPID bool
 
 	// Source is the catalog file that last set the entry ("seeds/providers.toml"
 	// for the built-in catalog, "" when built in code), and Line the line of its

@@ -47,6 +47,7 @@ func load(path string, data []byte) (*Config, error) {
 	dir := filepath.Dir(path)
 	c.loadCatalog(raw, dir, pr, &errs)
 	c.Store.Path = inDir(dir, or(raw.Store.Path, DefaultStorePath))
+	c.loadOAuth(raw.OAuth, dir, pr, &errs)
 	c.Housekeeping = Housekeeping{
 		Retention:  duration(pr, "housekeeping.retention", raw.Housekeeping.Retention, DefaultRetention),
 		PurgeAfter: duration(pr, "housekeeping.purge_after", raw.Housekeeping.PurgeAfter, DefaultPurgeAfter),
@@ -78,6 +79,7 @@ func load(path string, data []byte) (*Config, error) {
 		c.Notifiers[name] = newNotifier(pr, name, raw.Notifiers[name], dir)
 	}
 	c.resolveProviders()
+	c.resolveOAuth()
 	c.expandSeedLists()
 	errs = append(errs, uncovered(c.Validate(), errs)...)
 	if len(errs) > 0 {
@@ -182,6 +184,7 @@ func newPath(pr problems, name string, rp rawPath, dir string) *Path {
 		p.HELO, _ = os.Hostname()
 	}
 	p.Password = secret(pr, key, secretKeys{inline: rp.Password, env: rp.PasswordEnv, file: rp.PasswordFile}, dir)
+	p.OAuthLogin = newLogin(pr, key, rp.rawLogin, rp.PasswordEnv != "" || rp.PasswordFile != "", dir)
 	if rp.Username == "" && (rp.PasswordEnv != "" || rp.PasswordFile != "") {
 		pr.add(key+".username", "a password is named but no username (add username, or drop the password for a path without AUTH)")
 	}
@@ -218,6 +221,7 @@ func newSeed(pr problems, name string, rs rawSeed, dir string) *Seed {
 		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0), Folders: rs.Folders,
 	}
 	s.Password = secret(pr, key, secretKeys{inline: rs.Password, env: rs.PasswordEnv, file: rs.PasswordFile}, dir)
+	s.OAuthLogin = newLogin(pr, key, rs.rawLogin, rs.PasswordEnv != "" || rs.PasswordFile != "", dir)
 	return s
 }
 

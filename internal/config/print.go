@@ -36,6 +36,8 @@ func (c *Config) Print(w io.Writer) {
 		}
 		if p.Username == "" {
 			fmt.Fprintf(tw, "  auth\tnone\n")
+		} else if p.UsesOAuth() {
+			fmt.Fprintf(tw, "  auth\t%s as %s, %s\n", or(strings.ToUpper(p.AuthMechanism), "OAUTHBEARER or XOAUTH2"), p.Username, p.OAuthLogin.describe())
 		} else {
 			fmt.Fprintf(tw, "  auth\t%s as %s, password %s", or(strings.ToUpper(p.AuthMechanism), "PLAIN or LOGIN"), p.Username, p.Password)
 			if p.AllowPlaintextAuth {
@@ -62,6 +64,9 @@ func (c *Config) Print(w io.Writer) {
 			provider, used[s.Provider.ID] = s.Provider.ID, s.Provider
 		}
 		login := s.Password.String()
+		if s.UsesOAuth() {
+			login = s.OAuthLogin.describe()
+		}
 		if s.Username != s.Address {
 			login = s.Username + " / " + login
 		}
@@ -85,6 +90,8 @@ func (c *Config) Print(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, c.rel(l.File), orNone(strings.Join(l.Seeds, ",")))
 		}
 	}
+
+	c.printOAuth(tw)
 
 	fmt.Fprintln(tw, "\nPROVIDER\tNAME\tIMAP\tJUNK FOLDERS\tAUTHSERV-IDS\tMAX CONNECTIONS")
 	for _, id := range sorted(used) {

@@ -20,7 +20,7 @@ const GenericProvider = "generic"
 func Catalog(file string, data []byte) (map[string]*Provider, error) {
 	var errs []error
 	out := map[string]*Provider{}
-	mergeCatalog(out, file, data, &errs)
+	mergeCatalog(out, nil, file, data, &errs)
 	if len(errs) > 0 {
 		return nil, Errors(errs)
 	}
@@ -32,13 +32,14 @@ func Catalog(file string, data []byte) (map[string]*Provider, error) {
 // for an id sets only the keys it names and keeps the others.
 func (c *Config) loadCatalog(raw rawFile, dir string, pr problems, errs *[]error) {
 	c.Providers = map[string]*Provider{}
-	c.keyLines[BuiltinCatalog] = mergeCatalog(c.Providers, BuiltinCatalog, seeds.Providers, errs)
+	c.OAuth.Profiles = map[string]*OAuthProfile{}
+	c.keyLines[BuiltinCatalog] = mergeCatalog(c.Providers, c.OAuth.Profiles, BuiltinCatalog, seeds.Providers, errs)
 	if raw.ProvidersFile != "" {
 		f := inDir(dir, raw.ProvidersFile)
 		if data, err := readSmall(f); err != nil {
 			pr.add("providers_file", "%v (fix the path; it is relative to %s)", err, pr.file)
 		} else {
-			c.keyLines[f] = mergeCatalog(c.Providers, f, data, errs)
+			c.keyLines[f] = mergeCatalog(c.Providers, c.OAuth.Profiles, f, data, errs)
 		}
 	}
 	for _, id := range sorted(raw.Providers) {
@@ -46,13 +47,17 @@ func (c *Config) loadCatalog(raw rawFile, dir string, pr problems, errs *[]error
 	}
 }
 
-// mergeCatalog decodes one catalog file into out and returns its key lines.
-func mergeCatalog(out map[string]*Provider, file string, data []byte, errs *[]error) lines {
+// mergeCatalog decodes one catalog file into out, and its OAuth2 profiles
+// into profiles when it is not nil, and returns its key lines.
+func mergeCatalog(out map[string]*Provider, profiles map[string]*OAuthProfile, file string, data []byte, errs *[]error) lines {
 	l := keyLines(data)
 	cat, perrs, _ := decode[rawCatalog](file, data)
 	*errs = append(*errs, perrs...)
 	for _, id := range sorted(cat.Providers) {
 		mergeProvider(out, id, cat.Providers[id], file, l.line("providers."+id))
+	}
+	if profiles != nil {
+		mergeProfiles(profiles, cat.OAuth, problems{file: file, lines: l, errs: errs})
 	}
 	return l
 }
@@ -74,6 +79,10 @@ func mergeProvider(out map[string]*Provider, id string, rp *rawProvider, file st
 	set(&p.IMAPSecurity, Security(rp.IMAPSecurity))
 	set(&p.MaxConnections, rp.MaxConnections)
 	set(&p.Notes, rp.Notes)
+	set(&p.OAuthProvider, rp.OAuthProvider)
+	if rp.IMAPID != nil {
+		p.IMAPID = *rp.IMAPID
+	}
 	// An empty array is a value: `authserv_ids = []` clears the built-in ids.
 	if rp.Domains != nil {
 		p.Domains = rp.Domains

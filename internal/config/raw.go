@@ -19,6 +19,7 @@ type rawFile struct {
 	Providers     map[string]*rawProvider `toml:"providers"`
 	Web           rawWeb                  `toml:"web"`
 	Notifiers     map[string]rawNotifier  `toml:"notifiers"`
+	OAuth         map[string]any          `toml:"oauth"` // token_file and [oauth.ID] profiles: see oauth.go
 }
 
 type rawStore struct {
@@ -53,6 +54,7 @@ type rawPath struct {
 	From               string   `toml:"from"`
 	Timeout            string   `toml:"timeout"`
 	DKIM               *rawDKIM `toml:"dkim"`
+	rawLogin
 }
 
 type rawDKIM struct {
@@ -81,6 +83,7 @@ type rawSeed struct {
 	IDLE               *bool    `toml:"idle"`
 	FastPoll           string   `toml:"fast_poll"`
 	Folders            []string `toml:"folders"`
+	rawLogin
 }
 
 type rawSeedList struct {
@@ -113,8 +116,11 @@ type rawProvider struct {
 	// A pointer: false given in a file must override a built-in true.
 	TrustTopmostWithoutID *bool  `toml:"trust_topmost_without_id"`
 	Notes                 string `toml:"notes"`
+	OAuthProvider         string `toml:"oauth_provider"`
+	IMAPID                *bool  `toml:"imap_id"`
 }
 
 type rawCatalog struct {
-	Providers map[string]*rawProvider `toml:"providers"`
+	Providers map[string]*rawProvider     `toml:"providers"`
+	OAuth     map[string]*rawOAuthProfile `toml:"oauth"`
 }

@@ -138,6 +138,10 @@ func tableKeys(t reflect.Type, path []string) []string {
 		case t.Kind() == reflect.Struct:
 			var keys []string
 			for i := range t.NumField() {
+				if f := t.Field(i); f.Anonymous && tomlTag(f) == "" {
+					keys = append(keys, tableKeys(f.Type, nil)...) // an embedded struct's keys are the table's
+					continue
+				}
 				// A refused key is accepted only to be refused; never suggest it.
 				if tag := tomlTag(t.Field(i)); tag != "" && !refusedKeys[tag] {
 					keys = append(keys, tag)
@@ -153,6 +157,11 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
 		if tomlTag(t.Field(i)) == tag {
 			return t.Field(i), true
+		}
+		if f := t.Field(i); f.Anonymous && tomlTag(f) == "" {
+			if ef, ok := fieldByTag(f.Type, tag); ok {
+				return ef, true
+			}
 		}
 	}
 	return reflect.StructField{}, false

@@ -35,12 +35,15 @@ func (c *Config) Validate() []error {
 	}
 	for _, name := range sorted(c.Paths) {
 		validatePath(pr, "paths."+name, c.Paths[name])
+		c.validateLogin(pr, "paths."+name, &c.Paths[name].OAuthLogin, c.Paths[name].Username)
 	}
 	for _, name := range sorted(c.Seeds) {
 		s := c.Seeds[name]
 		validateSeed(at(s.Source), "seeds."+name, s)
+		c.validateLogin(at(s.Source), "seeds."+name, &s.OAuthLogin, s.Username)
 	}
 	c.validateProviders(at)
+	c.validateOAuth(at)
 	if len(c.Checks) == 0 {
 		pr.add("checks", "no check is declared (add a [checks.NAME] table with paths and seeds)")
 	}
@@ -80,13 +83,20 @@ func validatePath(pr problems, key string, p *Path) {
 	}
 	switch p.AuthMechanism {
 	case "", "plain", "login":
+		if p.AuthMechanism != "" && p.UsesOAuth() {
+			pr.add(key+".auth_mechanism", "%q sends a password; with auth = \"oauth2\" use oauthbearer or xoauth2 (or leave it out to choose from what the server offers)", p.AuthMechanism)
+		}
+	case "oauthbearer", "xoauth2":
+		if !p.UsesOAuth() {
+			pr.add(key+".auth_mechanism", "%q needs auth = \"oauth2\" (add it, or use plain or login)", p.AuthMechanism)
+		}
 	default:
-		pr.add(key+".auth_mechanism", "%q is not one of plain, login (or leave it out to choose from what the server offers)", p.AuthMechanism)
+		pr.add(key+".auth_mechanism", "%q is not one of plain, login, oauthbearer, xoauth2 (or leave it out to choose from what the server offers)", p.AuthMechanism)
 	}
 	if p.Username == "" && p.AuthMechanism != "" {
 		pr.add(key+".auth_mechanism", "set without a username (add username, or drop auth_mechanism for a path without AUTH)")
 	}
-	if p.Username != "" && !p.Password.IsSet() {
+	if p.Username != "" && !p.Password.IsSet() && !p.UsesOAuth() {
 		pr.addCovered(key, key+".password", "username %q has no password (set password_env or password_file)", p.Username)
 	}
 	if p.HELO == "" {
@@ -148,7 +158,7 @@ func validateSeed(pr problems, key string, s *Seed) {
 	if s.Username == "" {
 		pr.add(key+".username", "empty (leave it out to log in with the address)")
 	}
-	if !s.Password.IsSet() {
+	if !s.Password.IsSet() && !s.UsesOAuth() {
 		pr.addCovered(key, key+".password", "no password (set password_env or password_file)")
 	}
 	if s.Inbox == "" {

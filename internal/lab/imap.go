@@ -49,6 +49,9 @@ func (l *Lab) serveIMAP(tlsConfig *tls.Config, implicit bool) (string, error) {
 		Caps:   caps,
 		Logger: slogAdapter{l.log},
 	}
+	if l.opts.CountIMAPID {
+		opts.DebugWriter = &l.ids
+	}
 	var serveLn net.Listener = ln
 	name := "imaps"
 	if implicit {

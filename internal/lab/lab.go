@@ -67,6 +67,12 @@ type Options struct {
 	// implementing it, like a server whose extension misbehaves: clients that
 	// ask about tabs get BAD and must carry on.
 	GmailCaps bool
+	// OAuth, when set, makes SMTP AUTH and IMAP AUTHENTICATE take OAuth2
+	// bearer tokens too (see OAuth).
+	OAuth *OAuth
+	// CountIMAPID counts the IMAP ID commands clients send (see IMAPIDs).
+	// The lab's server answers them BAD, as one without the extension does.
+	CountIMAPID bool
 }
 
 // DefaultSeeds returns alice (deliver), bob (junk), carol (reject) and dave
@@ -108,6 +114,8 @@ type Lab struct {
 	dir          string
 	servers      []*server
 	imapSessions gauge
+	auths        authLog
+	ids          idCounter
 	once         sync.Once
 	closeErr     error
 }

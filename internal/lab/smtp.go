@@ -103,7 +103,7 @@ func (s *session) AuthMechanisms() []string {
 	if _, ok := s.tls(); !s.kind.needsAuth() || !ok {
 		return nil
 	}
-	return []string{sasl.Plain, sasl.Login}
+	return append([]string{sasl.Plain, sasl.Login}, s.l.oauthMechanisms()...)
 }
 
 // Auth checks the lab's submission credentials; a wrong pair gets 535 5.7.8.
@@ -134,6 +134,9 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		}), nil
 	case sasl.Login:
 		return &loginServer{check: check}, nil
+	}
+	if s.l.offersOAuth(mech) {
+		return s.smtpBearer(strings.ToUpper(mech)), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }

@@ -106,7 +106,7 @@ func (r *Runner) submitPath(p *config.Path) (submit.Path, error) {
 	return submit.Path{
 		Name: p.Name, Host: p.Host, Port: p.Port, Security: string(p.Security),
 		NoSTARTTLS: p.StartTLS == "never", TLSServerName: p.TLSServerName, RootCAs: pool,
-		Username: p.Username, Password: p.Password.Reveal(), AuthMechanism: p.AuthMechanism,
+		Username: p.Username, Password: p.Password.Reveal(), Tokens: r.Tokens.Path(p.Name), AuthMechanism: p.AuthMechanism,
 		AllowPlaintextAuth: p.AllowPlaintextAuth, HELO: p.HELO, MailFrom: p.MailFrom, Timeout: p.Timeout,
 	}, nil
 }
@@ -120,13 +120,14 @@ func (r *Runner) account(cfg *config.Config, name string) (seedbox.Account, erro
 		return seedbox.Account{}, fmt.Errorf("seed %s: ca_file: %w", s.Name, err)
 	}
 	var junkNames []string
+	imapID := false
 	if s.Provider != nil {
-		junkNames = s.Provider.JunkFolders
+		junkNames, imapID = s.Provider.JunkFolders, s.Provider.IMAPID
 	}
 	return seedbox.Account{
 		Name: s.Name, Host: s.IMAPHost, Port: s.IMAPPort, Security: string(s.IMAPSecurity),
-		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName},
-		Username:  s.Username, Password: s.Password.Reveal(), AllowPlaintextAuth: s.AllowPlaintextAuth,
+		TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.TLSServerName}, IMAPID: imapID,
+		Username: s.Username, Password: s.Password.Reveal(), Tokens: r.Tokens.Seed(name), AllowPlaintextAuth: s.AllowPlaintextAuth,
 		Inbox: s.Inbox, Junk: s.Junk, JunkNames: junkNames, Extra: s.Folders, Cleanup: s.Cleanup, NoIDLE: s.NoIDLE, FastPoll: s.FastPoll,
 		PollInterval: pollInterval(cfg, name), Limiter: r.pool(cfg).Limiter(),
 	}, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/oauth"
 	"github.com/mailflow/mailflow/internal/seedbox"
 	"github.com/mailflow/mailflow/internal/store"
 	"github.com/mailflow/mailflow/internal/verdict"
@@ -29,6 +30,9 @@ type Runner struct {
 	// ResumeLook is how long Resume looks for probes whose deadline passed
 	// while mailflow was down (default 10s).
 	ResumeLook time.Duration
+	// Tokens are the OAuth2 token sources of the seeds and paths with
+	// auth = "oauth2"; nil when none logs in that way.
+	Tokens *oauth.Tokens
 
 	cas caPools
 

@@ -13,12 +13,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailflow/mailflow/internal/oauth/bearer"
 )
 
 // Security values of an Account.
@@ -40,6 +44,13 @@ type Account struct {
 
 	Username string
 	Password string
+	// Tokens, when set, logs in with an OAuth2 access token from it instead
+	// of the password: AUTHENTICATE OAUTHBEARER, or XOAUTH2 where the server
+	// offers only that. A refused token is refreshed once and tried again.
+	Tokens bearer.TokenSource
+	// IMAPID sends the ID command (RFC 2971) after logging in, for providers
+	// that want clients to name themselves (catalog key imap_id).
+	IMAPID bool
 	// AllowPlaintextAuth permits LOGIN on a session without TLS.
 	AllowPlaintextAuth bool
 
@@ -178,6 +189,9 @@ func dial(ctx context.Context, acct Account, log *slog.Logger) (*Session, error)
 		s.disconnect()
 		return nil, err
 	}
+	if acct.IMAPID {
+		s.sendID(ctx)
+	}
 	return s, nil
 }
 
@@ -201,6 +215,9 @@ func (s *Session) login(ctx context.Context, secure bool) error {
 	if !secure && !s.acct.AllowPlaintextAuth {
 		return fmt.Errorf("seed %s: refusing to log in without TLS (use imap_security = \"tls\" or \"starttls\", or set allow_plaintext_auth = true)", s.acct.Name)
 	}
+	if s.acct.Tokens != nil {
+		return s.loginOAuth(ctx)
+	}
 	err := s.Do(ctx, "login", func() error {
 		if s.c.Caps().Has(imap.AuthCap(sasl.Plain)) {
 			return s.c.Authenticate(sasl.NewPlainClient("", s.acct.Username, s.acct.Password))
@@ -211,6 +228,73 @@ func (s *Session) login(ctx context.Context, secure bool) error {
 		return fmt.Errorf("%w (check the seed's username and password_env or password_file)", err)
 	}
 	return nil
+}
+
+// loginOAuth authenticates with a bearer token: OAUTHBEARER where offered,
+// else XOAUTH2. A token the server refuses is refreshed once; a second
+// refusal fails the seed with the server's error and the command that mends
+// it.
+func (s *Session) loginOAuth(ctx context.Context) error {
+	mech := bearer.Choose(func(m string) bool { return s.c.Caps().Has(imap.AuthCap(m)) })
+	if mech == "" {
+		return fmt.Errorf("seed %s: the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2 (it offers %s), and the seed logs in with auth = \"oauth2\"", s.acct.Name, authCaps(s.c.Caps()))
+	}
+	err := bearer.Authenticate(ctx, s.acct.Tokens, mech, s.acct.Username, s.acct.Host, s.acct.Port,
+		func(c sasl.Client) error {
+			return s.bounded(ctx, func() error { return s.c.Authenticate(c) }, func() { s.disconnect() })
+		}, refusedIMAP)
+	return oauthLoginError(s.acct, mech, err)
+}
+
+// refusedIMAP tells a server's refusal (NO) from a broken session.
+func refusedIMAP(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo
+}
+
+// oauthLoginError words a failed bearer login of acct.
+func oauthLoginError(acct Account, mech string, err error) error {
+	var te *bearer.TokenError
+	var re *bearer.RefusedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return err // the token source's own words name the seed and the fix
+	case errors.As(err, &re):
+		return fmt.Errorf("seed %s: %w (run mailflow auth login %s)", acct.Name, err, bearer.LoginName(acct.Tokens, acct.Name))
+	}
+	return fmt.Errorf("seed %s: authenticate %s: %w", acct.Name, mech, err)
+}
+
+// authCaps lists the AUTH= capabilities of a server, for an error.
+func authCaps(caps imap.CapSet) string {
+	var out []string
+	for c := range caps {
+		if m, ok := strings.CutPrefix(string(c), "AUTH="); ok {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return "no AUTH= mechanism"
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// sendID names mailflow to a server whose provider wants clients to (catalog
+// key imap_id): NetEase refuses SELECT until a client has sent ID. It is sent
+// even when the capability is not announced (RFC 2971 would want ID there),
+// since the catalog says the provider wants it. A refusal is logged, not
+// fatal: the session works or fails on its own.
+func (s *Session) sendID(ctx context.Context) {
+	err := s.Do(ctx, "id", func() error {
+		_, err := s.c.ID(&imap.IDData{Name: "mailflow", Vendor: "mailflow", SupportURL: "https://github.com/mailflow/mailflow"}).Wait()
+		return err
+	})
+	if err != nil {
+		s.log.Warn("IMAP ID refused", "seed", s.acct.Name, "err", err)
+	}
 }
 
 // Do runs one IMAP command, bounded by the account's Timeout and by ctx. go-imap

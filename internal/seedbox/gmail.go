@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-sasl"
+
+	"github.com/mailflow/mailflow/internal/oauth/bearer"
 )
 
 // Gmail files inbox mail under tabs (categories): Primary, Promotions, Social,
@@ -86,11 +90,99 @@ func dialRaw(ctx context.Context, acct Account) (*rawIMAP, error) {
 		}
 		r.conn, r.br = tc, bufio.NewReader(tc)
 	}
+	if acct.Tokens != nil {
+		if err := r.loginOAuth(ctx, acct); err != nil {
+			r.conn.Close()
+			return nil, err
+		}
+		return r, nil
+	}
 	if _, err := r.cmd("LOGIN " + quote(acct.Username) + " " + quote(acct.Password)); err != nil {
 		r.conn.Close()
 		return nil, errors.New("login refused") // never the server's words: they may echo the password
 	}
 	return r, nil
+}
+
+// loginOAuth authenticates with a bearer token as Session.loginOAuth does:
+// the mechanism from the server's capabilities, one refresh after a refusal.
+func (r *rawIMAP) loginOAuth(ctx context.Context, acct Account) error {
+	caps, err := r.cmd("CAPABILITY")
+	if err != nil {
+		return err
+	}
+	offered := map[string]bool{}
+	for _, l := range caps {
+		if rest, ok := strings.CutPrefix(strings.ToUpper(l), "CAPABILITY "); ok {
+			for _, c := range strings.Fields(rest) {
+				if m, ok := strings.CutPrefix(c, "AUTH="); ok {
+					offered[m] = true
+				}
+			}
+		}
+	}
+	mech := bearer.Choose(func(m string) bool { return offered[m] })
+	if mech == "" {
+		return fmt.Errorf("seed %s: the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2", acct.Name)
+	}
+	err = bearer.Authenticate(ctx, acct.Tokens, mech, acct.Username, acct.Host, acct.Port, r.authenticate,
+		func(err error) bool { return errors.Is(err, errRawNo) })
+	return oauthLoginError(acct, mech, err)
+}
+
+// errRawNo is wrapped by the error of an AUTHENTICATE the server answered NO.
+var errRawNo = errors.New("refused")
+
+// authenticate runs AUTHENTICATE with c (RFC 3501 section 6.2.2): the
+// initial response after the server's first continuation, then c's answer to
+// each challenge. The server's words are never returned: they may echo what
+// was sent.
+func (r *rawIMAP) authenticate(c sasl.Client) error {
+	mech, ir, err := c.Start()
+	if err != nil {
+		return err
+	}
+	r.tag++
+	tag := "m" + strconv.Itoa(r.tag)
+	r.conn.SetDeadline(time.Now().Add(r.timeout))
+	if _, err := fmt.Fprintf(r.conn, "%s AUTHENTICATE %s\r\n", tag, mech); err != nil {
+		return err
+	}
+	first := true
+	for range maxRawLines {
+		line, err := r.line()
+		if err != nil {
+			return err
+		}
+		if rest, ok := strings.CutPrefix(line, "+"); ok {
+			resp := ir
+			if !first || ir == nil {
+				challenge, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+				if err != nil {
+					return fmt.Errorf("AUTHENTICATE: a challenge that is not base64")
+				}
+				if resp, err = c.Next(challenge); err != nil {
+					return err
+				}
+			}
+			first = false
+			if _, err := fmt.Fprintf(r.conn, "%s\r\n", base64.StdEncoding.EncodeToString(resp)); err != nil {
+				return err
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, tag+" "); ok {
+			status, _, _ := strings.Cut(rest, " ")
+			switch strings.ToUpper(status) {
+			case "OK":
+				return nil
+			case "NO":
+				return fmt.Errorf("AUTHENTICATE %s: %w", mech, errRawNo)
+			}
+			return fmt.Errorf("AUTHENTICATE %s: %s", mech, strings.ToUpper(status))
+		}
+	}
+	return fmt.Errorf("AUTHENTICATE: more than %d response lines", maxRawLines)
 }
 
 // quote makes an IMAP quoted string (RFC 3501 section 4.3).

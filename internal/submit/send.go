@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/mailflow/mailflow/internal/oauth/bearer"
 )
 
 // Security values of a Path.
@@ -36,7 +39,13 @@ type Path struct {
 
 	Username string // "" for no AUTH
 	Password string
-	// AuthMechanism is "" (PLAIN, then LOGIN, as offered), "plain" or "login".
+	// Tokens, when set, authenticates with an OAuth2 access token from it
+	// instead of the password: AUTH OAUTHBEARER, or XOAUTH2 where the server
+	// offers only that. A refused token is refreshed once and tried again.
+	Tokens bearer.TokenSource
+	// AuthMechanism is "" (PLAIN, then LOGIN, as offered), "plain" or
+	// "login"; with Tokens, "" (OAUTHBEARER, then XOAUTH2), "oauthbearer" or
+	// "xoauth2".
 	AuthMechanism string
 	// AllowPlaintextAuth permits credentials on a session without TLS.
 	AllowPlaintextAuth bool
@@ -221,6 +230,9 @@ func (s *session) auth() bool {
 	if !s.tls && !s.path.AllowPlaintextAuth {
 		return s.fail(StageAuth, "refusing to send credentials over a session without TLS (use security = \"starttls\" or \"tls\", or set allow_plaintext_auth = true)")
 	}
+	if s.path.Tokens != nil {
+		return s.authOAuth()
+	}
 	mech, err := s.mechanism()
 	if err != nil {
 		return s.fail(StageAuth, err.Error())
@@ -232,6 +244,47 @@ func (s *session) auth() bool {
 		client = sasl.NewLoginClient(s.path.Username, s.path.Password)
 	}
 	return s.step(StageAuth, func() error { return s.c.Auth(client) })
+}
+
+// authOAuth authenticates with a bearer token (RFC 7628, or XOAUTH2). A
+// token the server refuses is refreshed once; a second refusal fails the
+// probe at AUTH with the server's reply and the command that mends it.
+func (s *session) authOAuth() bool {
+	_, offered := s.c.Extension("AUTH")
+	has := func(m string) bool { return slices.Contains(strings.Fields(strings.ToUpper(offered)), m) }
+	mech := bearer.Choose(has)
+	if want := strings.ToUpper(s.path.AuthMechanism); want != "" {
+		mech = ""
+		if has(want) {
+			mech = want
+		}
+	}
+	if mech == "" {
+		return s.fail(StageAuth, fmt.Sprintf("server offers no bearer mechanism mailflow may use (it offers AUTH %s; the path has auth = \"oauth2\")", or(offered, "nothing")))
+	}
+	return s.step(StageAuth, func() error {
+		err := bearer.Authenticate(s.ctx, s.path.Tokens, mech, s.path.Username, s.path.Host, s.path.Port,
+			func(c sasl.Client) error { return s.c.Auth(c) }, refusedSMTP)
+		var re *bearer.RefusedError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%w (run mailflow auth login %s)", err, bearer.LoginName(s.path.Tokens, s.path.Name))
+		}
+		return err
+	})
+}
+
+// refusedSMTP tells a refused credential (535, RFC 4954 section 6) from
+// other failures.
+func refusedSMTP(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code == 535
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func (s *session) mechanism() (string, error) {
