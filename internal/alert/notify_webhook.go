@@ -176,7 +176,7 @@ func (h *hook) scrub(s string) string {
 // looks like a token. The scheme and host are no secret, and dial errors
 // need them.
 func urlSecrets(raw string, u *url.URL) []string {
-	whole := []string{raw, u.String(), u.Redacted(), u.Path, u.EscapedPath(), u.RawPath, u.RawQuery, u.Fragment}
+	whole := []string{raw, u.String(), u.Redacted(), u.RequestURI(), u.Path, u.EscapedPath(), u.RawPath, u.RawQuery, u.Fragment}
 	var parts []string
 	if u.User != nil {
 		whole = append(whole, u.User.String())
