@@ -55,6 +55,8 @@ Usage:
                                               sent, placement %, round-trip percentiles, auth and TLS %
   mailflow analyze [--json] [--trust ID]... [--provider ID] FILE.eml | -
                                               read one message's header: authentication, verdicts
+  mailflow alerts test --config FILE [--notifier NAME]
+                                              send a test notification through each notifier (or NAME)
 
 Exit status: 0 every probe in the inbox, 1 a probe in spam or missing,
 2 a probe could not be sent or looked for (or the command could not run), 64 usage error.
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return reportCmd(ctx, args[1:], stdout, stderr)
 	case "analyze":
 		return analyzeCmd(args[1:], os.Stdin, stdout, stderr)
+	case "alerts":
+		return alertsCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "mailflow config: the only subcommand is \"check\" (mailflow config check --config FILE)")
