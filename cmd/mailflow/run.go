@@ -37,7 +37,12 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	defer r.Close()
 	// afterRound is told of every finished round: metrics and alerts hook in here.
 	var afterRound []func(context.Context, runner.Round)
-	alerts := &alert.Engine{Store: db, Config: cfg, Notifiers: map[string]alert.Sender{}, Log: log}
+	notifiers, err := alert.Notifiers(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
+		return exitFailed
+	}
+	alerts := &alert.Engine{Store: db, Config: cfg, Notifiers: notifiers, Log: log}
 	afterRound = append(afterRound, func(ctx context.Context, round runner.Round) {
 		// Rules are judged as soon as a round ends; delivery is Run's, so a
 		// slow notifier never delays the next round.

@@ -14,11 +14,6 @@ import (
 	"github.com/mailflow/mailflow/internal/store"
 )
 
-// Sender delivers one event; every notifier is one.
-type Sender interface {
-	Notify(ctx context.Context, e Event) error
-}
-
 // Engine evaluates alert rules against the store and delivers their
 // notifications. Evaluate only reads probes and writes state, so it is cheap
 // enough to run after every round; delivery happens in Run's goroutine, so a
@@ -27,7 +22,7 @@ type Engine struct {
 	Store  *store.DB
 	Config *config.Config
 	// Notifiers by name; a rule notifies those it names, or all of them.
-	Notifiers map[string]Sender
+	Notifiers map[string]Notifier
 	Log       *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

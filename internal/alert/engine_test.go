@@ -22,6 +22,8 @@ type recorder struct {
 	fail     int
 }
 
+func (r *recorder) Name() string { return "oncall" }
+
 func (r *recorder) Notify(ctx context.Context, e Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -75,7 +77,7 @@ func newWorld(t *testing.T, rule *config.Rule) *world {
 
 // engine makes a new Engine on the world's store, as a restart would.
 func (w *world) engine() {
-	w.eng = &Engine{Store: w.db, Config: w.cfg, Notifiers: map[string]Sender{"oncall": w.rec}, Now: func() time.Time { return w.now }}
+	w.eng = &Engine{Store: w.db, Config: w.cfg, Notifiers: map[string]Notifier{"oncall": w.rec}, Now: func() time.Time { return w.now }}
 }
 
 // round stores a finished round: one probe per placement given, over path
@@ -320,7 +322,7 @@ func TestNotifierGone(t *testing.T) {
 	if err := w.eng.Evaluate(context.Background(), w.check); err != nil {
 		t.Fatal(err)
 	}
-	w.eng.Notifiers = map[string]Sender{}
+	w.eng.Notifiers = map[string]Notifier{}
 	w.tick(time.Second)
 	if next, _ := w.db.NextNotification(context.Background()); !next.IsZero() || w.rec.attempts != 0 {
 		t.Errorf("next due %v, attempts %d: want the notification dropped", next, w.rec.attempts)

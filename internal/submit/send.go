@@ -99,12 +99,15 @@ func newSession(ctx context.Context, path Path, log *slog.Logger) *session {
 
 // open connects, secures and authenticates the session, up to MAIL.
 func (s *session) open() bool {
-	conn, ok := s.dial()
+	raw, ok := s.dial()
 	if !ok {
 		return false
 	}
-	stop := context.AfterFunc(s.ctx, func() { conn.Close() }) // a cancelled round never hangs on a socket
+	// A cancelled round never hangs on a socket. The raw connection is closed,
+	// never conn, which the plain phase replaces (with nil when it fails).
+	stop := context.AfterFunc(s.ctx, func() { raw.Close() })
 	defer stop()
+	conn := raw
 
 	replayed := false
 	if s.path.Security == SecuritySTARTTLS || (s.path.Security == SecurityNone && !s.path.NoSTARTTLS) {
