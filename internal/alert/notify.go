@@ -106,4 +106,3 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC"
 
 // ruleKey is "check/rule".
 func ruleKey(e Event) string { return e.Check + "/" + e.Rule }
-
