@@ -44,7 +44,7 @@ Usage:
   mailflow probe --config FILE --nagios [-w 30s] [-c 120s]
                                               the same as a Nagios/Icinga plugin: one line, exit 0/1/2/3
   mailflow run --config FILE [--log-format text|json]
-                                              the daemon: run checks on their schedules
+                                              the daemon: checks on their schedules, alerts, /metrics and the API
   mailflow seeds --config FILE [--stale-after 1h]
                                               log in to every seed: folders, roles, leftover probes
   mailflow config check --config FILE         validate a config and print what it resolved
