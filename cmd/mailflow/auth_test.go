@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -174,18 +175,66 @@ func (st *oauthStage) noTokens(t *testing.T, extra ...string) {
 func (st *oauthStage) loginDevice(t *testing.T) (int, string, string) {
 	t.Helper()
 	alice, _ := st.lab.Seed("alice")
+	return st.loginDeviceAs(t, "alice", alice.Username)
+}
+
+// loginDeviceAs logs the seed or path name in with a device code, approved
+// for user.
+func (st *oauthStage) loginDeviceAs(t *testing.T, name, user string) (int, string, string) {
+	t.Helper()
 	code := regexp.MustCompile(`enter the code (\w+)`)
 	return st.interact(t, func(lines *bufio.Scanner) {
 		for lines.Scan() {
 			if m := code.FindStringSubmatch(lines.Text()); m != nil {
-				if err := st.srv.Approve(m[1], alice.Username); err != nil {
+				if err := st.srv.Approve(m[1], user); err != nil {
 					t.Error(err)
 				}
 				return
 			}
 		}
 		t.Error("auth login --device showed no code")
-	}, "auth", "login", "alice", "--device")
+	}, "auth", "login", name, "--device")
+}
+
+// TestProbeWithOAuth: once logged in, a round submits over the OAuth2 path
+// and finds alice's probe over her OAuth2 IMAP login, and no token reaches
+// an output or the database.
+func TestProbeWithOAuth(t *testing.T) {
+	st := newOAuthStage(t)
+	if code, out, errOut := st.loginDevice(t); code != exitOK {
+		t.Fatalf("auth login alice = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := st.loginDeviceAs(t, "submission", st.lab.Username); code != exitOK {
+		t.Fatalf("auth login submission = %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := st.run(t, "probe", "--json", "--log-level", "debug")
+	if code == exitFailed || code == exitUsage {
+		t.Fatalf("probe = %d:\n%s%s", code, out, errOut)
+	}
+	var probes []struct {
+		Seed, State, Placement string
+	}
+	if err := json.Unmarshal([]byte(out), &probes); err != nil {
+		t.Fatalf("probe --json: %v\n%s", err, out)
+	}
+	for _, p := range probes {
+		if p.Seed == "alice" && (p.State != "found" || p.Placement != "inbox") {
+			t.Errorf("alice's probe %s %s, want found in the inbox", p.State, p.Placement)
+		}
+	}
+	mechs := map[string]bool{}
+	for _, a := range st.lab.AuthAttempts() {
+		mechs[a.Proto+" "+a.Mech+" "+fmt.Sprint(a.OK)] = true
+	}
+	if !mechs["smtp OAUTHBEARER true"] || !mechs["imap OAUTHBEARER true"] {
+		t.Errorf("the lab saw %v, want OAUTHBEARER logins on SMTP and IMAP", mechs)
+	}
+	var db []string
+	for _, f := range []string{"mailflow.db", "mailflow.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(st.dir, f))
+		db = append(db, string(b))
+	}
+	st.noTokens(t, db...)
 }
 
 func TestAuthLoginDeviceThenSeeds(t *testing.T) {
