@@ -29,6 +29,9 @@ type Engine struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	// mu makes evaluations one at a time: the round hook and Run's tick
+	// would otherwise both move an alert and both queue its notification.
+	mu sync.Mutex
 }
 
 func (e *Engine) now() time.Time {
@@ -41,14 +44,54 @@ func (e *Engine) now() time.Time {
 // alertID names an alert: "check/rule/group".
 func alertID(r *config.Rule, group string) string { return r.Key() + "/" + group }
 
-// EvaluateAll evaluates the rules of every check.
+// EvaluateAll evaluates the rules of every check, and forgets the alerts of
+// rules no longer in the configuration.
 func (e *Engine) EvaluateAll(ctx context.Context) error {
+	if err := e.forgetRemoved(ctx); err != nil {
+		return err
+	}
 	for _, name := range sortedKeys(e.Config.Checks) {
 		if err := e.Evaluate(ctx, e.Config.Checks[name]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// forgetRemoved deletes the alerts of rules that left the configuration: no
+// rule judges them any more, and a rule added again later starts afresh. A
+// firing one is logged, since no resolve will come for it.
+func (e *Engine) forgetRemoved(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.Store.AlertRows(ctx)
+	if err != nil {
+		return fmt.Errorf("alert state: %w", err)
+	}
+	rules := e.rules()
+	for _, a := range rows {
+		if rules[a.Check+"/"+a.Rule] != nil {
+			continue
+		}
+		if a.Status == StatusFiring {
+			e.log().Warn("alert dropped: its rule is no longer in the config; no resolve will be sent", "alert", a.Alert)
+		}
+		if err := e.Store.SaveAlert(ctx, a, true, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rules are the configured rules by "check/rule".
+func (e *Engine) rules() map[string]*config.Rule {
+	out := map[string]*config.Rule{}
+	for _, c := range e.Config.Checks {
+		for _, r := range c.Alerts {
+			out[r.Key()] = r
+		}
+	}
+	return out
 }
 
 // Evaluate judges the rules of check against its stored probes and moves
@@ -60,6 +103,8 @@ func (e *Engine) Evaluate(ctx context.Context, check *config.Check) error {
 	if len(check.Alerts) == 0 {
 		return nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := e.now()
 	// Rules look at the latest rounds (an smtp rule at its last `consecutive`
 	// submissions per group: a round has one per path and seed) and at windows.
@@ -105,6 +150,11 @@ func (e *Engine) Evaluate(ctx context.Context, check *config.Check) error {
 		}
 		for _, f := range findings {
 			id := alertID(r, f.group)
+			if prev := rows[id].Status; f.persists && (prev == StatusPending || prev == StatusFiring) {
+				// What made the alert is still so, though the probes that
+				// showed it are no longer in view (see finding.persists).
+				f.bad, f.summary, f.value, f.probes = true, rows[id].Summary, rows[id].Value, rows[id].Probes
+			}
 			row, act, notes, err := e.step(r, f, rows[id], now)
 			if err != nil {
 				return err
@@ -217,12 +267,7 @@ func (e *Engine) States(ctx context.Context) ([]State, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := map[string]*config.Rule{}
-	for _, c := range e.Config.Checks {
-		for _, r := range c.Alerts {
-			rules[r.Key()] = r
-		}
-	}
+	rules := e.rules()
 	out := []State{}
 	for _, a := range rows {
 		r := rules[a.Check+"/"+a.Rule]

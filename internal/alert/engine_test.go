@@ -57,6 +57,7 @@ type world struct {
 	rec   *recorder
 	eng   *Engine
 	n     int
+	notls bool // submissions from now on without TLS
 }
 
 func newWorld(t *testing.T, rule *config.Rule) *world {
@@ -84,6 +85,14 @@ func (w *world) engine() {
 // "p" to seeds s0, s1...; latency applies to found probes.
 func (w *world) round(latency time.Duration, placements ...string) {
 	w.t.Helper()
+	if err := w.db.FinishRound(context.Background(), w.startRound(latency, placements...), w.now); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// startRound stores a round still running, its probes already final.
+func (w *world) startRound(latency time.Duration, placements ...string) int64 {
+	w.t.Helper()
 	ctx := context.Background()
 	id, err := w.db.StartRound(ctx, "c", w.now)
 	if err != nil {
@@ -97,6 +106,9 @@ func (w *world) round(latency time.Duration, placements ...string) {
 			w.t.Fatal(err)
 		}
 		sub := store.Submission{Outcome: "accepted", TLSVersion: "TLS1.3"}
+		if w.notls {
+			sub.TLSVersion = ""
+		}
 		state := store.StateSent
 		if pl == "rejected" {
 			sub = store.Submission{Outcome: "rejected", Stage: "rcpt", Code: 550, EnhancedCode: "5.1.1", Text: "no such user"}
@@ -117,6 +129,7 @@ func (w *world) round(latency time.Duration, placements ...string) {
 			w.t.Fatal(err)
 		}
 	}
+	return id
 }
 
 // tick advances the clock, evaluates and delivers.
@@ -189,6 +202,100 @@ func TestPendingFiringResolved(t *testing.T) {
 	}
 	w.tick(time.Hour)
 	w.want("resolved", "firing/path=p#0", "resolved/path=p#0")
+}
+
+// TestRunningRoundNotJudged: a round still running shows its fast results
+// first; only finished rounds are judged.
+func TestRunningRoundNotJudged(t *testing.T) {
+	w := newWorld(t, placementRule())
+	w.round(time.Second, "spam")
+	w.tick(time.Second)
+	w.want("pending")
+	w.startRound(time.Second, "inbox") // the next round's first result
+	w.tick(time.Minute)
+	w.want("pending")
+}
+
+// TestConcurrentEvaluate: the round hook and Run's tick evaluating at once
+// queue one notification, not two.
+func TestConcurrentEvaluate(t *testing.T) {
+	rule := placementRule()
+	rule.For = 0
+	for range 10 {
+		w := newWorld(t, rule)
+		w.round(time.Second, "spam")
+		w.now = w.now.Add(time.Second)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.eng.Evaluate(context.Background(), w.check); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		w.tick(0)
+		w.want("firing", "firing/path=p#0")
+	}
+}
+
+// TestRemovedRuleForgotten: the alert of a rule taken out of the config is
+// deleted, so the rule added again starts afresh.
+func TestRemovedRuleForgotten(t *testing.T) {
+	rule := placementRule()
+	rule.For = 0
+	w := newWorld(t, rule)
+	w.round(time.Second, "spam")
+	w.tick(time.Second)
+	w.want("firing", "firing/path=p#0")
+	w.check.Alerts = nil
+	if err := w.eng.EvaluateAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := w.db.AlertRows(context.Background()); len(rows) != 0 {
+		t.Errorf("alerts of a removed rule kept: %+v", rows)
+	}
+	w.check.Alerts = []*config.Rule{rule}
+	w.tick(time.Hour)
+	if evs := w.rec.events; len(evs) != 2 || evs[1].Repeat != 0 || !evs[1].StartsAt.Equal(w.now) {
+		t.Errorf("events %+v, want a fresh firing once the rule is back", evs)
+	}
+}
+
+// TestResolveNeverOvertakesFiring: after a notifier outage, an alert's
+// notifications arrive in the order they were made.
+func TestResolveNeverOvertakesFiring(t *testing.T) {
+	rule := placementRule()
+	rule.For, rule.ResolveAfter = 0, 0
+	w := newWorld(t, rule)
+	w.rec.fail = 4 // down for a while: the firing one backs off
+	w.round(time.Second, "spam")
+	w.tick(time.Second)
+	for range 3 {
+		w.tick(RetryMax) // the firing notification keeps failing
+	}
+	w.round(time.Second, "inbox")
+	w.tick(time.Second) // resolved, while firing waits for its retry
+	w.tick(RetryMax)
+	w.tick(RetryMax)
+	if got := w.rec.statuses(); fmt.Sprint(got) != "[firing/path=p#0 resolved/path=p#0]" {
+		t.Errorf("delivered %v, want firing then resolved", got)
+	}
+}
+
+// TestTLSLostStaysFiring: TLS missing on a path keeps its alert firing after
+// the submissions that had TLS left the rounds judged.
+func TestTLSLostStaysFiring(t *testing.T) {
+	w := newWorld(t, &config.Rule{Kind: config.RuleTLS, By: "path", ExpiresWithin: 24 * time.Hour, ResolveAfter: 0, Renotify: 0, Severity: "critical"})
+	w.round(time.Second, "inbox")
+	w.notls = true
+	for range 6 {
+		w.round(time.Second, "inbox")
+		w.tick(5 * time.Minute)
+	}
+	w.want("firing", "firing/path=p#0")
 }
 
 func TestPendingClearsSilently(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -145,18 +146,12 @@ func (m *email) compose(e Event) ([]byte, error) {
 // send one, so a receiver that drops duplicates drops a retried alert.
 func messageID(id, from string) string {
 	domain := from[strings.LastIndexByte(from, '@')+1:]
-	safe := id != ""
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			safe = false
-		}
+	// Event ids hold "/", "=" and "@": the id's digest is what fits.
+	sum := sha256.Sum256([]byte(id))
+	if id == "" {
+		rand.Read(sum[:])
 	}
-	if !safe {
-		var b [16]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
-	return "mailflow.alert." + id + "@" + domain
+	return "mailflow.alert." + hex.EncodeToString(sum[:16]) + "@" + domain
 }
 
 // emailBody is the text of the message: the headline, then every field of

@@ -76,10 +76,12 @@ func mailbox(t *testing.T, l *lab.Lab, seed, folder string) []*mail.Message {
 	return msgs
 }
 
-// byID finds the message carrying an event id in its Message-ID.
+// byID finds the message carrying an event id in its Message-ID: the same
+// for every attempt at one notification, and only for it.
 func byID(msgs []*mail.Message, id string) *mail.Message {
+	local, _, _ := strings.Cut(messageID(id, "x@example.net"), "@")
 	for _, m := range msgs {
-		if strings.Contains(m.Header.Get("Message-Id"), "."+id+"@") {
+		if strings.Contains(m.Header.Get("Message-Id"), "<"+local+"@") {
 			return m
 		}
 	}
@@ -100,7 +102,7 @@ func TestEmail(t *testing.T) {
 	for _, path := range []string{"submission", "smtps", "relay"} {
 		t.Run(path, func(t *testing.T) {
 			e := firing()
-			e.ID = "email-over-" + path
+			e.ID = "default/slow/path=submission@1746093600/firing/0/" + path // as the engine makes them
 			n := emailNotifier(t, cfg, path, alice.Address, bob.Address)
 			if err := n.Notify(context.Background(), e); err != nil {
 				t.Fatalf("Notify: %v", err)

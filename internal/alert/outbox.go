@@ -25,28 +25,47 @@ const (
 )
 
 // Run evaluates every rule each EvaluateEvery and delivers due notifications,
-// until ctx ends.
+// until ctx ends. Delivery has its own goroutine, so a slow notifier never
+// holds up evaluation (nor, since rounds only queue, probing).
 func (e *Engine) Run(ctx context.Context) {
-	wake := e.wakeup()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.deliverLoop(ctx)
+	}()
 	tick := time.NewTicker(EvaluateEvery)
 	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-tick.C:
+			if err := e.EvaluateAll(ctx); err != nil && ctx.Err() == nil {
+				e.log().Error("alert evaluation failed", "err", err)
+			}
+		}
+	}
+}
+
+// deliverLoop delivers what is due whenever Evaluate queued something, and
+// when the next retry is due, until ctx ends.
+func (e *Engine) deliverLoop(ctx context.Context) {
+	wake := e.wakeup()
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			if err := e.EvaluateAll(ctx); err != nil && ctx.Err() == nil {
-				e.log().Error("alert evaluation failed", "err", err)
-			}
 		case <-wake:
 		case <-retry.C:
 		}
 		if err := e.Dispatch(ctx); err != nil && ctx.Err() == nil {
 			e.log().Error("alert delivery failed", "err", err)
 		}
-		// Wake for the next retry, or at the latest with the next tick.
+		// Wake for the next retry, or at the latest after EvaluateEvery.
 		wait := EvaluateEvery
 		if next, err := e.Store.NextNotification(ctx); err == nil && !next.IsZero() {
 			wait = min(wait, max(next.Sub(e.now()), time.Second))
@@ -88,6 +107,9 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for _, n := range notes {
+				if ctx.Err() != nil {
+					return // stopping: the rest wait in the outbox
+				}
 				if err := e.deliver(ctx, name, n); err != nil {
 					errs <- err
 					return
@@ -100,8 +122,10 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 	return <-errs
 }
 
-// deliver makes one attempt at one notification and records it.
+// deliver makes one attempt at one notification and records it. The record
+// outlives a stop: a notification sent just then is not sent again.
 func (e *Engine) deliver(ctx context.Context, name string, n store.Notification) error {
+	st := context.WithoutCancel(ctx)
 	log := e.log().With("notifier", name, "alert", n.Alert)
 	var ev Event
 	var sendErr error
@@ -111,14 +135,14 @@ func (e *Engine) deliver(ctx context.Context, name string, n store.Notification)
 		sendErr = err
 	case s == nil:
 		log.Error("notification dropped: no notifier of that name in the config", "status", ev.Status)
-		return e.Store.NotificationDone(ctx, n.ID, e.now(), store.NotificationFailed, "notifier not configured", time.Time{})
+		return e.Store.NotificationDone(st, n.ID, e.now(), store.NotificationFailed, "notifier not configured", time.Time{})
 	default:
 		sendErr = s.Notify(ctx, ev)
 	}
 	now := e.now()
 	if sendErr == nil {
 		log.Info("notification sent", "status", ev.Status, "attempts", n.Attempts+1)
-		return e.Store.NotificationDone(ctx, n.ID, now, store.NotificationSent, "", time.Time{})
+		return e.Store.NotificationDone(st, n.ID, now, store.NotificationSent, "", time.Time{})
 	}
 	if ctx.Err() != nil {
 		return nil // stopping: the attempt does not count
@@ -126,9 +150,9 @@ func (e *Engine) deliver(ctx context.Context, name string, n store.Notification)
 	// Notifier errors name the notifier and the failure, never its URL or key.
 	if now.Sub(n.CreatedAt) >= GiveUp {
 		log.Error("notification given up", "status", ev.Status, "attempts", n.Attempts+1, "err", sendErr)
-		return e.Store.NotificationDone(ctx, n.ID, now, store.NotificationFailed, sendErr.Error(), time.Time{})
+		return e.Store.NotificationDone(st, n.ID, now, store.NotificationFailed, sendErr.Error(), time.Time{})
 	}
 	wait := min(RetryFirst<<min(n.Attempts, 10), RetryMax)
 	log.Warn("notification failed, will retry", "status", ev.Status, "attempts", n.Attempts+1, "retry_in", wait, "err", sendErr)
-	return e.Store.NotificationDone(ctx, n.ID, now, "", sendErr.Error(), now.Add(wait))
+	return e.Store.NotificationDone(st, n.ID, now, "", sendErr.Error(), now.Add(wait))
 }

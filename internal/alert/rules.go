@@ -20,6 +20,11 @@ type finding struct {
 	value, threshold float64
 	summary          string
 	probes           []string // tokens that show it, at most maxProbes
+	// persists is set when the group is still as it was when it went bad,
+	// though the evidence has left the probes judged: TLS still missing on a
+	// path whose TLS-bearing submissions are older than the rounds loaded.
+	// A pending or firing alert stays so.
+	persists bool
 }
 
 const maxProbes = 10
@@ -325,6 +330,7 @@ func tlsTrouble(r *config.Rule, ps []store.Probe, now time.Time) finding {
 			}
 		}
 	}
+	plain := latest.Submission.TLSVersion == "" && latest.Submission.Outcome == "accepted"
 	for _, p := range sub {
 		s := p.Submission
 		if s.TLSVersion == "" || s.CertExpiry.IsZero() {
@@ -337,9 +343,10 @@ func tlsTrouble(r *config.Rule, ps []store.Probe, now time.Time) finding {
 		if f.bad {
 			f.probes = []string{p.Token}
 		}
+		f.persists = plain
 		return f
 	}
-	return finding{summary: "no certificate seen"}
+	return finding{summary: "no certificate seen", persists: plain}
 }
 
 func or(s, def string) string {

@@ -257,8 +257,11 @@ func (c *Config) validateNotifier(pr problems, key string, n *Notifier) {
 			pr.add(key+".command", "missing (the program and its arguments, e.g. [\"/usr/local/bin/page\", \"--team\", \"mail\"])")
 		}
 	case NotifyEmail:
-		if c.Paths[n.Path] == nil {
+		switch p := c.Paths[n.Path]; {
+		case p == nil:
 			pr.add(key+".path", "no path named %q (name the [paths.NAME] the alert is sent through; declared: %s)", n.Path, names(c.Paths))
+		case p.OAuthLogin.UsesOAuth():
+			pr.add(key+".path", "path %q logs in with OAuth2, which alert email does not do yet (name a path with a password or without AUTH)", n.Path)
 		}
 		if len(n.To) == 0 {
 			pr.add(key+".to", "missing (the addresses alerts are sent to)")
@@ -338,11 +341,14 @@ func (c *Config) validateRule(pr problems, key string, r *Rule) {
 			pr.add(key+".expires_within", "must not be negative")
 		}
 	}
+	over := map[string]string{RuleLatency: "percentile", RulePlacement: "rate"}[r.Kind]
 	switch {
 	case windowed && r.Window <= 0:
-		pr.add(key+".window", "missing (the span the %s is computed over, e.g. \"1h\")", map[bool]string{true: "percentile", false: "rate"}[r.Kind == RuleLatency])
+		pr.add(key+".window", "missing (the span the %s is computed over, e.g. \"1h\")", over)
+	case !windowed && r.Window > 0 && over != "":
+		pr.add(key+".window", "applies only to a %s (drop it, or set %s)", over, over)
 	case !windowed && r.Window > 0:
-		pr.add(key+".window", "applies only to a percentile or a rate (drop it, or set %s)", map[bool]string{true: "percentile", false: "rate"}[r.Kind == RuleLatency])
+		pr.add(key+".window", "a %s rule has no window (drop it)", r.Kind)
 	}
 	if r.MinProbes < 1 {
 		pr.add(key+".min_probes", "must be at least 1")

@@ -98,8 +98,13 @@ func (d *DB) SaveAlert(ctx context.Context, a AlertRow, remove bool, notes []Not
 // DueNotifications returns up to limit undelivered notifications due at now,
 // oldest first.
 func (d *DB) DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error) {
+	// An alert's notifications reach each notifier in the order they were
+	// made: one waits while an older one of the same alert is undelivered,
+	// so a resolve never overtakes the firing it ends.
 	rows, err := d.db.QueryContext(ctx, `SELECT id, alert, notifier, event, created_at, attempts, next_at
-		FROM notifications WHERE done_at IS NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?`, ts(now), limit)
+		FROM notifications n WHERE done_at IS NULL AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM notifications o
+			WHERE o.done_at IS NULL AND o.notifier = n.notifier AND o.alert = n.alert AND o.id < n.id)
+		ORDER BY next_at, id LIMIT ?`, ts(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +142,12 @@ func (d *DB) NotificationDone(ctx context.Context, id int64, at time.Time, outco
 		last_error = ?, next_at = COALESCE(?, next_at) WHERE id = ?`, done, outcome, lastErr, ts(next), id))
 }
 
-// NthLatestRound returns the id of the n-th latest round of check (0 when
-// there are fewer): alert rules look at the probes of the latest rounds.
+// NthLatestRound returns the id of the n-th latest finished round of check
+// (0 when there are fewer): alert rules look at the probes of the latest rounds.
 func (d *DB) NthLatestRound(ctx context.Context, check string, n int) (int64, error) {
 	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT id FROM rounds WHERE check_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?`,
+	err := d.db.QueryRowContext(ctx, `SELECT id FROM rounds WHERE check_name = ? AND finished_at IS NOT NULL
+		ORDER BY id DESC LIMIT 1 OFFSET ?`,
 		check, n-1).Scan(&id)
 	if err == sql.ErrNoRows {
 		return 0, nil
@@ -149,10 +155,12 @@ func (d *DB) NthLatestRound(ctx context.Context, check string, n int) (int64, er
 	return id, err
 }
 
-// CheckProbes returns the finished probes of check that belong to round
-// minRound or a later one, or were created at or after since, oldest first,
-// without their stages and header rows. Alert rules judge them.
+// CheckProbes returns the probes of the finished rounds of check that are
+// round minRound or a later one, or were created at or after since, oldest
+// first, without their stages and header rows. Alert rules judge them: a
+// round still running would show its fast results before its slow ones.
 func (d *DB) CheckProbes(ctx context.Context, check string, minRound int64, since time.Time) ([]Probe, error) {
 	return d.queryProbes(ctx, `WHERE check_name = ? AND state NOT IN (?, ?) AND (round_id >= ? OR created_at >= ?)
-		ORDER BY created_at, id`, check, StatePending, StateSent, minRound, ts(since))
+		AND round_id IN (SELECT id FROM rounds WHERE check_name = ? AND finished_at IS NOT NULL)
+		ORDER BY created_at, id`, check, StatePending, StateSent, minRound, ts(since), check)
 }

@@ -298,7 +298,8 @@ func (d *DB) Final(ctx context.Context, token string) (bool, error) {
 }
 
 // Prune deletes final probes created before `before`, with their stages and
-// authentication rows, and the rounds left empty. Unfinished probes are kept
+// authentication rows, the rounds left empty, the notifications delivered or
+// abandoned and the alerts resolved before then. Unfinished probes are kept
 // whatever their age. It returns how many probes it deleted.
 func (d *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
@@ -311,6 +312,14 @@ func (d *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM rounds WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM probes WHERE round_id = rounds.id)`, ts(before))
+		if err != nil {
+			return err
+		}
+		// Delivered or abandoned notifications, and alerts resolved since.
+		if _, err = tx.ExecContext(ctx, `DELETE FROM notifications WHERE done_at < ?`, ts(before)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM alerts WHERE status = 'resolved' AND since < ?`, ts(before))
 		return err
 	})
 	if err != nil {
