@@ -32,6 +32,12 @@ func (r *Runner) pool(cfg *config.Config) *seedbox.Pool {
 			n = config.DefaultConnsPerHost
 		}
 		r.watchers = seedbox.NewPool(n, r.Log)
+		// A provider's cap on sessions per account bounds its host as well.
+		for _, s := range cfg.Seeds {
+			if s.Provider != nil {
+				r.watchers.Limiter().Cap(s.IMAPHost, s.Provider.MaxConnections)
+			}
+		}
 	}
 	return r.watchers
 }

@@ -18,6 +18,9 @@ type Limiter struct {
 }
 
 type hostSlots struct {
+	// max is the host's own bound when lower than the Limiter's (see Cap); 0
+	// when it has none.
+	max     int
 	open    int
 	waiters []chan struct{}
 	// yielding counts holders that said they will hand their slot on, so
@@ -35,6 +38,29 @@ func NewLimiter(perHost int) *Limiter {
 // PerHost returns the bound.
 func (l *Limiter) PerHost() int { return l.max }
 
+// Cap lowers the bound of one host to n, a provider's cap on concurrent
+// sessions per account: every connection mailflow opens there, over all
+// accounts, stays within it. A cap above the Limiter's bound, or below 1,
+// changes nothing.
+func (l *Limiter) Cap(host string, n int) {
+	if n < 1 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.host(host); n < l.max && (h.max == 0 || n < h.max) {
+		h.max = n
+	}
+}
+
+// bound is the number of connections host h may have open.
+func (l *Limiter) bound(h *hostSlots) int {
+	if h.max > 0 {
+		return h.max
+	}
+	return l.max
+}
+
 func (l *Limiter) host(name string) *hostSlots {
 	name = strings.ToLower(name)
 	h := l.hosts[name]
@@ -50,7 +76,7 @@ func (l *Limiter) host(name string) *hostSlots {
 func (l *Limiter) acquire(ctx context.Context, host string) (release func(), err error) {
 	l.mu.Lock()
 	h := l.host(host)
-	if h.open < l.max && len(h.waiters) == 0 {
+	if h.open < l.bound(h) && len(h.waiters) == 0 {
 		h.open++
 		l.mu.Unlock()
 		return l.releaser(h), nil

@@ -209,3 +209,30 @@ func TestLimiterYieldOnePerWaiter(t *testing.T) {
 		t.Error("still picking holders after the waiter was served")
 	}
 }
+
+// TestLimiterCap: a provider's cap lowers the bound of its host only, and
+// never raises it.
+func TestLimiterCap(t *testing.T) {
+	l := NewLimiter(4)
+	l.Cap("imap.Provider.test", 2)
+	l.Cap("imap.provider.test", 3) // a higher cap does not undo a lower one
+	l.Cap("other.test", 9)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	for i := range 2 {
+		if _, err := l.acquire(context.Background(), "imap.provider.test"); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+	}
+	if _, err := l.acquire(ctx, "imap.provider.test"); err == nil {
+		t.Error("a third connection under a cap of 2")
+	}
+	for i := range 4 {
+		if _, err := l.acquire(context.Background(), "other.test"); err != nil {
+			t.Fatalf("other host, slot %d: %v", i, err)
+		}
+	}
+	if n := l.Open("other.test"); n != 4 {
+		t.Errorf("other host open = %d, want 4 (a cap above the bound changes nothing)", n)
+	}
+}
