@@ -10,6 +10,7 @@ import (
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/report"
 	"github.com/mailflow/mailflow/internal/store"
+	"github.com/mailflow/mailflow/internal/verdict"
 )
 
 // finding is what a rule found about one group of probes at one evaluation.
@@ -180,15 +181,12 @@ func latencyPercentile(r *config.Rule, ps []store.Probe) finding {
 // placementClass is the placement a rule's placements name: spam, missing,
 // tab or other ("" for the inbox and for probes never accepted).
 func placementClass(p store.Probe) string {
-	switch {
-	case p.State == store.StateMissing:
+	if p.State == store.StateMissing {
 		return "missing"
-	case p.Placement == "spam":
-		return "spam"
-	case strings.HasPrefix(p.Placement, "tab:"):
-		return "tab"
-	case strings.HasPrefix(p.Placement, "other:"):
-		return "other"
+	}
+	switch c := verdict.Placement(p.Placement).Class(); c {
+	case verdict.Spam, "tab", "other":
+		return string(c)
 	}
 	return ""
 }

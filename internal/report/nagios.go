@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/store"
+	"github.com/mailflow/mailflow/internal/verdict"
 )
 
 // Nagios and Icinga plugin exit statuses (Nagios Plugin Guidelines).
@@ -95,10 +96,10 @@ func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), '
 
 // placementGroup folds placements into the perfdata counters.
 func placementGroup(placement string) string {
-	switch {
-	case placement == "inbox", placement == "spam", placement == "missing":
-		return placement
-	case strings.HasPrefix(placement, "tab:"), strings.HasPrefix(placement, "other:"):
+	switch c := verdict.Placement(placement).Class(); c {
+	case verdict.Inbox, verdict.Spam, verdict.Missing:
+		return string(c)
+	case "tab", "other":
 		return "other"
 	}
 	return "failed"

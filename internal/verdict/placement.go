@@ -27,6 +27,19 @@ func Tab(name string) Placement { return Placement("tab:" + strings.ToLower(name
 // it.
 func Other(folder string) Placement { return Placement("other:" + folder) }
 
+// Class is the placement with a tab's or a folder's name dropped: "tab" for
+// every tab:<name>, "other" for every other:<folder>, else the placement
+// itself. Counts, metrics and alert rules group by it.
+func (p Placement) Class() Placement {
+	switch {
+	case strings.HasPrefix(string(p), "tab:"):
+		return "tab"
+	case strings.HasPrefix(string(p), "other:"):
+		return "other"
+	}
+	return p
+}
+
 // Role is the role of the folder a probe was found in, as seedbox assigns it.
 type Role string
 

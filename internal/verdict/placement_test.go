@@ -52,3 +52,13 @@ func TestPlacementBadFailed(t *testing.T) {
 		}
 	}
 }
+
+func TestPlacementClass(t *testing.T) {
+	for in, want := range map[Placement]Placement{
+		Tab("Promotions"): "tab", Other("Receipts"): "other", Inbox: Inbox, Spam: Spam, Missing: Missing, Error: Error,
+	} {
+		if got := in.Class(); got != want {
+			t.Errorf("%s.Class() = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/mailflow/mailflow/internal/runner"
 	"github.com/mailflow/mailflow/internal/store"
 	"github.com/mailflow/mailflow/internal/submit"
+	"github.com/mailflow/mailflow/internal/verdict"
 )
 
 // Every label value comes from a name in the config (check, path, seed,
@@ -289,12 +290,8 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // placementLabel bounds a placement to placementValues: "tab:promotions" is
 // tab, "other:Receipts" other.
 func placementLabel(p *store.Probe) string {
-	switch pl := p.Placement; {
-	case strings.HasPrefix(pl, "tab:"):
-		return "tab"
-	case strings.HasPrefix(pl, "other:"):
-		return "other"
-	case pl == "inbox" || pl == "spam" || pl == "missing" || pl == "rejected" || pl == "deferred" || pl == "error":
+	switch pl := string(verdict.Placement(p.Placement).Class()); pl {
+	case "inbox", "spam", "tab", "other", "missing", "rejected", "deferred", "error":
 		return pl
 	}
 	switch p.State { // a final probe without a placement: what its state says
