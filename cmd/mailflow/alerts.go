@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/alert"
+	"github.com/mailflow/mailflow/internal/oauth"
+	"github.com/mailflow/mailflow/internal/runner"
 )
 
 // alertsCmd runs `mailflow alerts SUBCOMMAND`; the only one is test.
@@ -29,7 +31,7 @@ func alertsTestCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flags("alerts test", stderr)
 	c := commonFlags(fs, "", false)
 	only := fs.String("notifier", "", "send through the notifier `NAME` only")
-	cfg, _, code, ok := c.start(args, stderr)
+	cfg, log, code, ok := c.start(args, stderr)
 	if !ok {
 		return code
 	}
@@ -52,10 +54,12 @@ func alertsTestCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	host, _ := os.Hostname()
 	event := alert.TestEvent(time.Now(), host)
+	// Alert email goes over a path as probes do: its CA and OAuth2 login.
+	paths := &runner.Runner{Tokens: oauth.NewTokens(cfg, oauth.Options{Log: log})}
 	results := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		n, err := alert.NewNotifier(cfg.Notifiers[name], cfg)
+		n, err := alert.NewNotifier(cfg.Notifiers[name], cfg, paths.SubmitPath)
 		if err != nil {
 			results[i] = err
 			continue

@@ -37,7 +37,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	defer r.Close()
 	// afterRound is told of every finished round: metrics and alerts hook in here.
 	var afterRound []func(context.Context, runner.Round)
-	notifiers, err := alert.Notifiers(cfg)
+	notifiers, err := alert.Notifiers(cfg, r.SubmitPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/submit"
 )
 
 // Notifier delivers an Event to one place alerts go ([notifiers.NAME]). Notify
@@ -22,9 +23,10 @@ type Notifier interface {
 }
 
 // NewNotifier returns the notifier that n describes. cfg supplies the paths an
-// email notifier sends through. The config is expected to be valid (see
-// config.Load); NewNotifier still refuses what it cannot use.
-func NewNotifier(n *config.Notifier, cfg *config.Config) (Notifier, error) {
+// email notifier sends through, and paths turns one into what submit takes.
+// The config is expected to be valid (see config.Load); NewNotifier still
+// refuses what it cannot use.
+func NewNotifier(n *config.Notifier, cfg *config.Config, paths PathFunc) (Notifier, error) {
 	if n.Timeout <= 0 {
 		return nil, fmt.Errorf("notifier %s: timeout must be positive", n.Name)
 	}
@@ -36,18 +38,23 @@ func NewNotifier(n *config.Notifier, cfg *config.Config) (Notifier, error) {
 	case config.NotifyCommand:
 		return newCommand(n)
 	case config.NotifyEmail:
-		return newEmail(n, cfg)
+		return newEmail(n, cfg, paths)
 	}
 	return nil, fmt.Errorf("notifier %s: type %q is not one of webhook, slack, command, email", n.Name, n.Type)
 }
 
+// PathFunc turns a configured path into what submit sends over, as the
+// runner does for probes (runner.SubmitPath): the same CA pools and OAuth2
+// token sources.
+type PathFunc func(*config.Path) (submit.Path, error)
+
 // Notifiers returns every notifier of cfg by name. It reports the problems of
 // all of them at once.
-func Notifiers(cfg *config.Config) (map[string]Notifier, error) {
+func Notifiers(cfg *config.Config, paths PathFunc) (map[string]Notifier, error) {
 	m := make(map[string]Notifier, len(cfg.Notifiers))
 	var errs []error
 	for _, name := range sortedKeys(cfg.Notifiers) {
-		n, err := NewNotifier(cfg.Notifiers[name], cfg)
+		n, err := NewNotifier(cfg.Notifiers[name], cfg, paths)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -7,11 +7,9 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 type email struct {
 	name    string
 	path    *config.Path
+	paths   PathFunc
 	to      []string
 	timeout time.Duration
 	signer  crypto.Signer // nil when the path does not sign
@@ -34,15 +33,18 @@ type email struct {
 	log     *slog.Logger
 }
 
-func newEmail(n *config.Notifier, cfg *config.Config) (Notifier, error) {
+func newEmail(n *config.Notifier, cfg *config.Config, paths PathFunc) (Notifier, error) {
 	p := cfg.Paths[n.Path]
-	if p == nil {
+	switch {
+	case paths == nil:
+		return nil, fmt.Errorf("notifier %s: no way to send over path %s", n.Name, n.Path)
+	case p == nil:
 		return nil, fmt.Errorf("notifier %s: no path named %q", n.Name, n.Path)
 	}
 	if len(n.To) == 0 {
 		return nil, fmt.Errorf("notifier %s: no recipients (to)", n.Name)
 	}
-	m := &email{name: n.Name, path: p, to: n.To, timeout: n.Timeout, now: time.Now,
+	m := &email{name: n.Name, path: p, paths: paths, to: n.To, timeout: n.Timeout, now: time.Now,
 		log: slog.New(slog.DiscardHandler)} // a failure is the error Notify returns
 	if p.DKIM != nil {
 		s, err := message.ParseDKIMKey([]byte(p.DKIM.Key.Reveal()))
@@ -66,10 +68,11 @@ func (m *email) Notify(ctx context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("notifier %s: %w", m.name, err)
 	}
-	sp, err := m.submitPath()
+	sp, err := m.paths(m.path)
 	if err != nil {
 		return fmt.Errorf("notifier %s: %w", m.name, err)
 	}
+	sp.Timeout = cmp.Or(sp.Timeout, submit.DefaultTimeout)
 	// A stage ends by its own deadline a little before the notification's,
 	// so a silent server is reported as the stage that timed out; and the
 	// context does not end at the very moment a stage fails (submit's open
@@ -192,27 +195,4 @@ func plain(s string) bool {
 		}
 	}
 	return true
-}
-
-// submitPath is the path as submit takes it. The CA file is read at each
-// notification, so a daemon picks up a rotated CA.
-func (m *email) submitPath() (submit.Path, error) {
-	p := m.path
-	var pool *x509.CertPool
-	if p.CAFile != "" {
-		b, err := os.ReadFile(p.CAFile)
-		if err != nil {
-			return submit.Path{}, fmt.Errorf("path %s: ca_file: %w", p.Name, err)
-		}
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return submit.Path{}, fmt.Errorf("path %s: ca_file: %s holds no PEM certificate", p.Name, p.CAFile)
-		}
-	}
-	return submit.Path{
-		Name: p.Name, Host: p.Host, Port: p.Port, Security: string(p.Security),
-		NoSTARTTLS: p.StartTLS == "never", TLSServerName: p.TLSServerName, RootCAs: pool,
-		Username: p.Username, Password: p.Password.Reveal(), AuthMechanism: p.AuthMechanism,
-		AllowPlaintextAuth: p.AllowPlaintextAuth, HELO: p.HELO, MailFrom: p.MailFrom, Timeout: cmp.Or(p.Timeout, submit.DefaultTimeout),
-	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mailflow/mailflow/internal/config"
+	"github.com/mailflow/mailflow/internal/runner"
 )
 
 // firing is an alert as the engine would notify it, every field set.
@@ -29,13 +30,16 @@ func resolved() Event {
 	return e
 }
 
+// testPaths turns paths into what submit takes, as the daemon does.
+var testPaths = (&runner.Runner{}).SubmitPath
+
 // newTestNotifier builds n with NewNotifier and fails the test on an error.
 func newTestNotifier(t *testing.T, n *config.Notifier, cfg *config.Config) Notifier {
 	t.Helper()
 	if n.Timeout == 0 {
 		n.Timeout = 5 * time.Second
 	}
-	nt, err := NewNotifier(n, cfg)
+	nt, err := NewNotifier(n, cfg, testPaths)
 	if err != nil {
 		t.Fatalf("NewNotifier(%s): %v", n.Name, err)
 	}
@@ -56,7 +60,7 @@ func TestNotifiers(t *testing.T) {
 			"empty": {Name: "empty", Type: config.NotifyCommand, Timeout: time.Second},
 		},
 	}
-	ns, err := Notifiers(cfg)
+	ns, err := Notifiers(cfg, testPaths)
 	for _, name := range []string{"hook", "chat", "page", "mail"} {
 		if ns[name] == nil || ns[name].Name() != name {
 			t.Errorf("Notifiers()[%q] = %v, want the notifier named %q", name, ns[name], name)

@@ -228,7 +228,7 @@ func TestWebhookErrorsHideTheURL(t *testing.T) {
 func TestWebhookRefusesABadURL(t *testing.T) {
 	for _, url := range []string{"ftp://example.com/SECRETPATH", "http://exa mple.com/SECRETPATH", "hooks.example.com/SECRETPATH", "http:///SECRETPATH"} {
 		n := &config.Notifier{Name: "oncall", Type: config.NotifyWebhook, URL: config.NewSecret(url, "env:HOOK_URL"), Timeout: time.Second}
-		_, err := NewNotifier(n, nil)
+		_, err := NewNotifier(n, nil, testPaths)
 		if err == nil || strings.Contains(err.Error(), "SECRETPATH") || !strings.Contains(err.Error(), "env:HOOK_URL") {
 			t.Errorf("NewNotifier(url %q) = %v, want an error naming env:HOOK_URL and not the URL", url, err)
 		}

@@ -257,11 +257,8 @@ func (c *Config) validateNotifier(pr problems, key string, n *Notifier) {
 			pr.add(key+".command", "missing (the program and its arguments, e.g. [\"/usr/local/bin/page\", \"--team\", \"mail\"])")
 		}
 	case NotifyEmail:
-		switch p := c.Paths[n.Path]; {
-		case p == nil:
+		if c.Paths[n.Path] == nil {
 			pr.add(key+".path", "no path named %q (name the [paths.NAME] the alert is sent through; declared: %s)", n.Path, names(c.Paths))
-		case p.OAuthLogin.UsesOAuth():
-			pr.add(key+".path", "path %q logs in with OAuth2, which alert email does not do yet (name a path with a password or without AUTH)", n.Path)
 		}
 		if len(n.To) == 0 {
 			pr.add(key+".to", "missing (the addresses alerts are sent to)")

@@ -107,14 +107,8 @@ type rawOAuthProfile struct {
 // whether the table names a password.
 func newLogin(pr problems, key string, rl rawLogin, password bool, dir string) OAuthLogin {
 	l := OAuthLogin{Auth: or(strings.ToLower(rl.Auth), AuthPassword), OAuthProvider: rl.OAuthProvider, raw: rl, password: password}
-	l.clientSecret = namedSecret(pr, key, "oauth_client_secret", rl.OAuthClientSecretEnv, rl.OAuthClientSecretFile, dir)
+	l.clientSecret = secret(pr, key, secretKeys{env: rl.OAuthClientSecretEnv, file: rl.OAuthClientSecretFile, name: "oauth_client_secret"}, dir)
 	return l
-}
-
-// namedSecret reads a secret named by PREFIX_env or PREFIX_file, as secret
-// does for passwords.
-func namedSecret(pr problems, key, prefix, env, file, dir string) Secret {
-	return secret(pr, key, secretKeys{env: env, file: file, name: prefix}, dir)
 }
 
 // mergeOAuthProfile sets the keys rp names on the profile id, creating it.
@@ -208,10 +202,7 @@ func applyProfile(out map[string]*OAuthProfile, id string, rp *rawOAuthProfile, 
 	if rp == nil {
 		return
 	}
-	if rp.ClientSecret != "" {
-		pr.add(key+".client_secret", "secrets are never read from the config file (use client_secret_env or client_secret_file)")
-	}
-	if s := namedSecret(pr, key, "client_secret", rp.ClientSecretEnv, rp.ClientSecretFile, dir); s.IsSet() {
+	if s := secret(pr, key, secretKeys{inline: rp.ClientSecret, env: rp.ClientSecretEnv, file: rp.ClientSecretFile, name: "client_secret"}, dir); s.IsSet() {
 		p.ClientSecret = s
 	}
 }
@@ -357,15 +348,17 @@ func (l *OAuthLogin) describe() string {
 
 // printOAuth writes the token file and the profiles in use, secrets masked.
 func (c *Config) printOAuth(w io.Writer) {
+	// One row per profile and client id, as the seeds and paths resolved
+	// them: a seed's own oauth_client_id shows as its own row.
 	used := map[string]*OAuthProfile{}
 	for _, s := range c.Seeds {
 		if s.OAuth != nil {
-			used[s.OAuthProvider] = c.OAuth.Profiles[s.OAuthProvider]
+			used[s.OAuthProvider+"\x00"+s.OAuth.ClientID] = s.OAuth
 		}
 	}
 	for _, p := range c.Paths {
 		if p.OAuth != nil {
-			used[p.OAuthProvider] = c.OAuth.Profiles[p.OAuthProvider]
+			used[p.OAuthProvider+"\x00"+p.OAuth.ClientID] = p.OAuth
 		}
 	}
 	if len(used) == 0 {
@@ -373,14 +366,13 @@ func (c *Config) printOAuth(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\noauth2 token file\t%s\n", c.OAuth.TokenFile)
 	fmt.Fprintln(w, "\nOAUTH2 PROFILE\tTOKEN ENDPOINT\tDEVICE LOGIN\tSCOPES\tCLIENT ID\tCLIENT SECRET")
-	for _, id := range sorted(used) {
-		p := used[id]
+	for _, k := range sorted(used) {
+		p := used[k]
 		device := "no"
 		if p.DeviceURL != "" {
 			device = "yes"
 		}
-		tenant := or(p.Tenant, "common")
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, strings.ReplaceAll(p.TokenURL, "{tenant}", tenant), device,
-			strings.Join(p.Scopes, " "), orNone(p.ClientID), p.ClientSecret)
+		id, _, _ := strings.Cut(k, "\x00")
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, p.TokenURL, device, strings.Join(p.Scopes, " "), orNone(p.ClientID), p.ClientSecret)
 	}
 }

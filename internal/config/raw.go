@@ -5,7 +5,7 @@ package config
 
 // refusedKeys are decoded only to be refused with a clear message: a secret
 // written into the file. They are never suggested and never documented.
-var refusedKeys = map[string]bool{"password": true, "token": true, "url": true, "hmac_secret": true}
+var refusedKeys = map[string]bool{"password": true, "token": true, "url": true, "hmac_secret": true, "client_secret": true}
 
 type rawFile struct {
 	ProvidersFile string                  `toml:"providers_file"`

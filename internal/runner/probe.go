@@ -36,7 +36,7 @@ type sender struct {
 const MaxTransactions = 100
 
 func (r *Runner) newSender(check *config.Check, p *config.Path, log *slog.Logger) *sender {
-	sp, err := r.submitPath(p)
+	sp, err := r.SubmitPath(p)
 	return &sender{r: r, path: sp, err: err, check: check, log: log.With("path", p.Name)}
 }
 
@@ -98,7 +98,10 @@ func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
 	return message.Sign(msg, message.DKIMKey{Domain: j.path.DKIM.Domain, Selector: j.path.DKIM.Selector, Signer: signer})
 }
 
-func (r *Runner) submitPath(p *config.Path) (submit.Path, error) {
+// SubmitPath is p as submit takes it: its CA pool read once and again only
+// when the file changes, and its OAuth2 token source. Alert email sends over
+// paths with it too.
+func (r *Runner) SubmitPath(p *config.Path) (submit.Path, error) {
 	pool, err := r.cas.get(p.CAFile)
 	if err != nil {
 		return submit.Path{}, fmt.Errorf("path %s: ca_file: %w", p.Name, err)
