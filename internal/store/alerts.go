@@ -160,7 +160,7 @@ func (d *DB) NthLatestRound(ctx context.Context, check string, n int) (int64, er
 // first, without their stages and header rows. Alert rules judge them: a
 // round still running would show its fast results before its slow ones.
 func (d *DB) CheckProbes(ctx context.Context, check string, minRound int64, since time.Time) ([]Probe, error) {
-	return d.queryProbes(ctx, `WHERE check_name = ? AND state NOT IN (?, ?) AND (round_id >= ? OR created_at >= ?)
+	return d.queryProbeList(ctx, `WHERE check_name = ? AND state NOT IN (?, ?) AND (round_id >= ? OR created_at >= ?)
 		AND round_id IN (SELECT id FROM rounds WHERE check_name = ? AND finished_at IS NOT NULL)
 		ORDER BY created_at, id`, check, StatePending, StateSent, minRound, ts(since), check)
 }

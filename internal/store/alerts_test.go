@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +42,14 @@ func TestAlertsPruned(t *testing.T) {
 	db.db.QueryRowContext(ctx, `SELECT count(*) FROM notifications`).Scan(&n)
 	if n != 1 {
 		t.Errorf("notifications after prune = %d, want 1 (the undelivered one)", n)
+	}
+}
+
+// TestProbeListColumns: lists read every column but the two wide ones.
+func TestProbeListColumns(t *testing.T) {
+	for _, want := range []string{"'' AS transcript,", "'' AS headers,", "analysis"} {
+		if !strings.Contains(probeListColumns, want) {
+			t.Errorf("probeListColumns lacks %q: %s", want, probeListColumns)
+		}
 	}
 }

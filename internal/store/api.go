@@ -19,7 +19,7 @@ func (d *DB) RecentProbes(ctx context.Context, since time.Time, check string, li
 	// created_at leads the probes_report index: a short window reads a short
 	// range of it, whatever the size of the table.
 	where, args := recentWhere("created_at", since, check)
-	out, err := d.queryProbes(ctx, where+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	out, err := d.queryProbeList(ctx, where+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent probes: %w", err)
 	}
@@ -151,7 +151,7 @@ func (d *DB) Latest(ctx context.Context) (Latest, error) {
 		return l, fmt.Errorf("latest rounds: %w", err)
 	}
 	for _, r := range l.Rounds {
-		probes, err := d.queryProbes(ctx, `WHERE round_id = ? AND state NOT IN (?, ?) ORDER BY id`, r.ID, StatePending, StateSent)
+		probes, err := d.queryProbeList(ctx, `WHERE round_id = ? AND state NOT IN (?, ?) ORDER BY id`, r.ID, StatePending, StateSent)
 		if err != nil {
 			return l, fmt.Errorf("latest probes of round %d: %w", r.ID, err)
 		}

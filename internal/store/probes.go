@@ -271,8 +271,22 @@ func (d *DB) Unfinished(ctx context.Context) ([]Probe, error) {
 	return d.queryProbes(ctx, `WHERE state IN (?, ?) ORDER BY id`, StatePending, StateSent)
 }
 
+// probeListColumns are probeColumns with the two wide ones, the wire
+// transcript and the header, read as "": alert rules and the API's lists
+// never show them, and they are most of a row.
+var probeListColumns = strings.NewReplacer("transcript,", "'' AS transcript,", "headers,", "'' AS headers,").Replace(probeColumns)
+
 func (d *DB) queryProbes(ctx context.Context, where string, args ...any) ([]Probe, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+probeColumns+` FROM probes `+where, args...)
+	return d.queryProbesCols(ctx, probeColumns, where, args...)
+}
+
+// queryProbeList is queryProbes without the transcript and the header.
+func (d *DB) queryProbeList(ctx context.Context, where string, args ...any) ([]Probe, error) {
+	return d.queryProbesCols(ctx, probeListColumns, where, args...)
+}
+
+func (d *DB) queryProbesCols(ctx context.Context, cols, where string, args ...any) ([]Probe, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+cols+` FROM probes `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query probes: %w", err)
 	}
