@@ -187,6 +187,5 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func percentile(xs []float64, p float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	i := int(p/100*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
+	return s[min(report.NearestRank(len(s), p), len(s))-1]
 }

@@ -170,8 +170,7 @@ func latencyPercentile(r *config.Rule, ps []store.Probe) finding {
 		return f
 	}
 	slices.Sort(rtt)
-	i := int((r.Percentile*float64(len(rtt))+99)/100) - 1 // nearest rank: ceil(p/100 * n) - 1
-	f.value = rtt[min(max(i, 0), len(rtt)-1)]
+	f.value = rtt[min(report.NearestRank(len(rtt), r.Percentile), len(rtt))-1]
 	f.bad = f.value > f.threshold
 	f.summary = fmt.Sprintf("p%g round trip %s over %d probes found within %s (threshold %s)", r.Percentile,
 		time.Duration(f.value*float64(time.Second)).Round(time.Millisecond), len(rtt), r.Window, r.Threshold)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -71,6 +72,12 @@ func pct(n, of int) float64 {
 	return float64(n) * 100 / float64(of)
 }
 
+// NearestRank is the rank, from 1, of the nearest-rank percentile p (0-100)
+// of n values: ceil(p/100 * n), at least 1.
+func NearestRank(n int, p float64) int {
+	return max(int(math.Ceil(p/100*float64(n))), 1)
+}
+
 // rank is the nearest-rank percentile p of n round trips from their
 // histogram: the longest round trip in the bucket that holds the
 // ceil(p/100 * n)th shortest. It is 0 when n is.
@@ -78,7 +85,7 @@ func rank(rtt []store.LatencyBucket, n int, p float64) float64 {
 	if n == 0 || len(rtt) == 0 {
 		return 0
 	}
-	r := max(int((p*float64(n)+99)/100), 1) // ceil(p/100 * n)
+	r := NearestRank(n, p)
 	for _, b := range rtt {
 		if r -= b.N; r <= 0 {
 			return b.MaxMS
@@ -86,6 +93,9 @@ func rank(rtt []store.LatencyBucket, n int, p float64) float64 {
 	}
 	return rtt[len(rtt)-1].MaxMS
 }
+
+// Formats are what WriteGroups writes.
+var Formats = []string{"table", "json", "csv"}
 
 // WriteGroups writes the report as "table", "json" or "csv"; by names the
 // grouping, the table's first column.

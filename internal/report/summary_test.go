@@ -342,3 +342,15 @@ func TestComputeMatchesGo(t *testing.T) {
 		t.Errorf("seed dead %+v, want accepted probes, none found, no round trips", got)
 	}
 }
+
+func TestNearestRank(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		p    float64
+		want int
+	}{{3, 33.4, 2}, {2, 50.25, 2}, {100, 95, 95}, {150, 99, 149}, {1, 1, 1}, {10, 0, 1}} {
+		if got := NearestRank(tc.n, tc.p); got != tc.want {
+			t.Errorf("NearestRank(%d, %v) = %d, want %d", tc.n, tc.p, got, tc.want)
+		}
+	}
+}

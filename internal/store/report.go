@@ -43,7 +43,10 @@ type LatencyBucket struct {
 	N     int
 }
 
-// groupColumns are the columns a report may group by.
+// GroupKeys are the ways a report groups probes, in the order help lists them.
+var GroupKeys = []string{"path", "seed", "provider", "check"}
+
+// groupColumns are the columns a report may group by, by GroupKeys.
 var groupColumns = map[string]string{"path": "path", "seed": "seed", "provider": "provider", "check": "check_name"}
 
 // reportClass reduces what a report compares of a probe to one number: its

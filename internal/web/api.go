@@ -14,6 +14,7 @@ import (
 	"github.com/mailflow/mailflow/internal/alert"
 	"github.com/mailflow/mailflow/internal/config"
 	"github.com/mailflow/mailflow/internal/report"
+	"github.com/mailflow/mailflow/internal/store"
 )
 
 // Query parameters of the API and their defaults.
@@ -75,7 +76,7 @@ func (s *Server) parseQuery(v url.Values, allowed ...string) (query, *paramError
 	}
 	if v.Has("by") {
 		q.by = v.Get("by")
-		if q.by != "path" && q.by != "seed" && q.by != "provider" && q.by != "check" {
+		if !slices.Contains(store.GroupKeys, q.by) {
 			return q, &paramError{"by", fmt.Sprintf("%q is not one of path, seed, provider, check (default %s)", q.by, defaultBy)}
 		}
 	}
