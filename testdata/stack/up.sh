@@ -131,8 +131,10 @@ ensure_packages() {
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   local rc=0
   {
-    apt-get update &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+    # Bounded: a mirror that stalls fails CI in minutes, not at its 90.
+    timeout 600 apt-get -o Acquire::http::Timeout=30 update &&
+      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get -o Acquire::http::Timeout=30 \
+        install -y --no-install-recommends "${PACKAGES[@]}"
   } >/tmp/mailflow-stack-apt.log 2>&1 || rc=$?
   ((own_policy)) && rm -f "$policy"
   ((rc == 0)) || die "apt-get failed (exit $rc)"
