@@ -24,8 +24,11 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l cmd internal seeds); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# make bench BENCH='^BenchmarkRound$$' COUNT=3 runs one benchmark, as the README's rows do.
+BENCH   ?= .
+COUNT   ?= 1
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -count $(COUNT) -benchmem ./...
 
 # Every fuzz target of every package for a few seconds each: CI proves the
 # parsers do not panic on fresh input. Longer runs:
