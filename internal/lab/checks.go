@@ -40,9 +40,6 @@ type dkimResult struct {
 	selector string // s=
 }
 
-// spam is the lab's global spam rule: GTUBE, or a DMARC failure.
-func (v verdict) spam() bool { return v.gtube || v.dmarc == "fail" }
-
 // check runs SPF on the envelope sender (or the HELO name for a null sender)
 // and the client address, verifies DKIM signatures against the lab's records,
 // and evaluates DMARC for the From domain.

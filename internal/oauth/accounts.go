@@ -91,20 +91,6 @@ func (t *Tokens) source(key string) bearer.TokenSource {
 	return nil
 }
 
-// Sources returns every source, by key.
-func (t *Tokens) Sources() []*Source {
-	keys := make([]string, 0, len(t.sources))
-	for k := range t.sources {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]*Source, len(keys))
-	for i, k := range keys {
-		out[i] = t.sources[k]
-	}
-	return out
-}
-
 func sortedKeys[T any](m map[string]T) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

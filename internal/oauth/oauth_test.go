@@ -324,7 +324,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 func TestNotLoggedIn(t *testing.T) {
 	f := newFixture(t, oauthtest.Options{})
 	_, err := f.source().Token(ctx(t))
-	if !IsNotLoggedIn(err) || !strings.Contains(err.Error(), "holds no refresh token") || !strings.Contains(err.Error(), "run mailflow auth login gmail-1") {
+	if !errors.Is(err, ErrNotLoggedIn) || !strings.Contains(err.Error(), "holds no refresh token") || !strings.Contains(err.Error(), "run mailflow auth login gmail-1") {
 		t.Fatalf("Token without a login = %v, want ErrNotLoggedIn and the login hint", err)
 	}
 	if _, err := os.Stat(f.file.Path()); !errors.Is(err, os.ErrNotExist) {

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -108,9 +107,6 @@ type refreshCall struct {
 func NewSource(acct Account, file *File, opts Options) *Source {
 	return &Source{acct: acct, file: file, opts: opts, log: opts.log().With(acct.Kind, acct.Name)}
 }
-
-// Account returns the account the source is for.
-func (s *Source) Account() Account { return s.acct }
 
 // LoginName returns the argument of mailflow auth login for the account.
 func (s *Source) LoginName() string { return s.acct.Login }
@@ -296,6 +292,3 @@ func expiryOf(t *oauth2.Token, start time.Time) time.Time {
 	}
 	return time.Time{}
 }
-
-// IsNotLoggedIn reports whether err says an account has no refresh token.
-func IsNotLoggedIn(err error) bool { return errors.Is(err, ErrNotLoggedIn) }

@@ -35,9 +35,6 @@ func NewLimiter(perHost int) *Limiter {
 	return &Limiter{max: max(perHost, 1), hosts: map[string]*hostSlots{}}
 }
 
-// PerHost returns the bound.
-func (l *Limiter) PerHost() int { return l.max }
-
 // Cap lowers the bound of one host to n, a provider's cap on concurrent
 // sessions per account: every connection mailflow opens there, over all
 // accounts, stays within it. A cap above the Limiter's bound, or below 1,

@@ -62,7 +62,6 @@ type Server struct {
 	refreshCalls int
 	slowDowns    int
 	hold         chan struct{} // non-nil: refresh grants wait for it to close
-	held         int           // refresh grants waiting now
 	issued       []string
 	lastAuth     url.Values // the last authorization request's query
 }
@@ -103,7 +102,6 @@ func Start(opts Options) *Server {
 	mux.HandleFunc("POST /device", s.handleDevice)
 	mux.HandleFunc("POST /token", s.handleToken)
 	mux.HandleFunc("GET /authorize", s.handleAuthorize)
-	mux.HandleFunc("POST /revoke", s.handleRevoke)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s
@@ -132,7 +130,6 @@ func (s *Server) Close() {
 func (s *Server) AuthURL() string   { return s.URL + "/authorize" }
 func (s *Server) TokenURL() string  { return s.URL + "/token" }
 func (s *Server) DeviceURL() string { return s.URL + "/device" }
-func (s *Server) RevokeURL() string { return s.URL + "/revoke" }
 
 // ClientID returns the registered client's id.
 func (s *Server) ClientID() string { return s.opts.ClientID }
@@ -142,13 +139,6 @@ func (s *Server) now() time.Time {
 		return s.opts.Now()
 	}
 	return time.Now()
-}
-
-// SetLifetime changes the lifetime of access tokens issued from now on.
-func (s *Server) SetLifetime(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.opts.Lifetime = d
 }
 
 // SlowDown makes the next n device-code polls answer slow_down.
@@ -217,13 +207,6 @@ func (s *Server) Hold() (release func()) {
 			close(ch)
 		})
 	}
-}
-
-// Held returns how many refresh grants are waiting on Hold now.
-func (s *Server) Held() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
 }
 
 // Revoke revokes a refresh token and every access token issued from it, or
@@ -414,11 +397,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, rt string) {
 	s.mu.Lock()
 	s.refreshCalls++
 	if hold := s.hold; hold != nil {
-		s.held++
 		s.mu.Unlock()
 		<-hold
 		s.mu.Lock()
-		s.held--
 	}
 	defer s.mu.Unlock()
 	g := s.refresh[rt]
@@ -491,15 +472,4 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect.RawQuery = back.Encode()
 	http.Redirect(w, r, redirect.String(), http.StatusFound)
-}
-
-// handleRevoke is the revocation endpoint (RFC 7009 section 2).
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	if !s.client(r) {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-		return
-	}
-	s.Revoke(r.PostForm.Get("token"))
-	w.WriteHeader(http.StatusOK)
 }
