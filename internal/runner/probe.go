@@ -25,7 +25,8 @@ var newToken = message.NewToken
 type sender struct {
 	r     *Runner
 	path  submit.Path
-	err   error // the path could not be made ready (its ca_file)
+	dkim  *message.DKIMKey // nil when the path does not sign
+	err   error            // the path could not be made ready (its ca_file, its DKIM key)
 	conn  *submit.Conn
 	check *config.Check
 	log   *slog.Logger
@@ -37,7 +38,16 @@ const MaxTransactions = 100
 
 func (r *Runner) newSender(check *config.Check, p *config.Path, log *slog.Logger) *sender {
 	sp, err := r.SubmitPath(p)
-	return &sender{r: r, path: sp, err: err, check: check, log: log.With("path", p.Name)}
+	s := &sender{r: r, path: sp, err: err, check: check, log: log.With("path", p.Name)}
+	if d := p.DKIM; d != nil && err == nil {
+		// Parsed once per sender, not once per probe.
+		signer, err := message.ParseDKIMKey([]byte(d.Key.Reveal()))
+		if err != nil {
+			s.err = fmt.Errorf("path %s: dkim key %s: %w", p.Name, d.KeyFile, err)
+		}
+		s.dkim = &message.DKIMKey{Domain: d.Domain, Selector: d.Selector, Signer: signer}
+	}
+	return s
 }
 
 // send composes and submits one probe and stores what the SMTP exchange taught.
@@ -48,9 +58,10 @@ func (s *sender) send(ctx context.Context, j *job, sw *seedWatch) error {
 		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error),
 			"not sent: the seed could not be watched: "+sw.err.Error(), r.now())
 	}
-	msg, err := compose(s.check, j, r.now())
+	err := s.err
+	var msg []byte
 	if err == nil {
-		err = s.err
+		msg, err = compose(s.check, j, s.dkim, r.now())
 	}
 	if err != nil {
 		return r.Store.Finish(ctx, j.probe.ID, store.StateError, string(verdict.Error), "not sent: "+err.Error(), r.now())
@@ -79,7 +90,7 @@ func (s *sender) close() {
 	}
 }
 
-func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
+func compose(check *config.Check, j *job, dkim *message.DKIMKey, now time.Time) ([]byte, error) {
 	from := j.path.From
 	if from == "" {
 		from = j.path.MailFrom
@@ -88,14 +99,10 @@ func compose(check *config.Check, j *job, now time.Time) ([]byte, error) {
 		Token: j.probe.Token, From: from, To: j.seed.Address, Date: now, Subject: check.Subject,
 		Check: check.Name, Path: j.path.Name, Seed: j.seed.Name, Body: check.Body,
 	})
-	if err != nil || j.path.DKIM == nil {
+	if err != nil || dkim == nil {
 		return msg, err
 	}
-	signer, err := message.ParseDKIMKey([]byte(j.path.DKIM.Key.Reveal()))
-	if err != nil {
-		return nil, fmt.Errorf("path %s: dkim key %s: %w", j.path.Name, j.path.DKIM.KeyFile, err)
-	}
-	return message.Sign(msg, message.DKIMKey{Domain: j.path.DKIM.Domain, Selector: j.path.DKIM.Selector, Signer: signer})
+	return message.Sign(msg, *dkim)
 }
 
 // SubmitPath is p as submit takes it: its CA pool read once and again only
