@@ -35,24 +35,21 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	defer db.Close()
 	r := &runner.Runner{Store: db, Log: log, Tokens: oauth.NewTokens(cfg, oauth.Options{Log: log})}
 	defer r.Close()
-	// afterRound is told of every finished round: metrics and alerts hook in here.
-	var afterRound []func(context.Context, runner.Round)
 	notifiers, err := alert.Notifiers(cfg, r.SubmitPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow run: %v\n", err)
 		return exitFailed
 	}
 	alerts := &alert.Engine{Store: db, Config: cfg, Notifiers: notifiers, Log: log}
-	afterRound = append(afterRound, func(ctx context.Context, round runner.Round) {
+	var observe func(context.Context, runner.Round) // the metrics', when served
+	jobs, err := scheduledJobs(cfg, r, log, func(ctx context.Context, round runner.Round) {
 		// Rules are judged as soon as a round ends; delivery is Run's, so a
 		// slow notifier never delays the next round.
 		if err := alerts.Evaluate(context.WithoutCancel(ctx), cfg.Checks[round.Check]); err != nil {
 			log.Error("alert evaluation failed", "check", round.Check, "err", err)
 		}
-	})
-	jobs, err := scheduledJobs(cfg, r, log, func(ctx context.Context, round runner.Round) {
-		for _, f := range afterRound {
-			f(ctx, round)
+		if observe != nil {
+			observe(ctx, round)
 		}
 	})
 	if err != nil {
@@ -65,9 +62,6 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer waitWeb() // before the store closes
-	if observe != nil {
-		afterRound = append(afterRound, observe)
-	}
 	log.Info("mailflow started", "config", cfg.File, "store", db.Path(), "checks", len(jobs))
 
 	var wg sync.WaitGroup
