@@ -280,7 +280,7 @@ func TestSubmitWithBearerToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return submit.Send(testCtx(t), path, alice.Address, msg, st.log)
+		return submit.Mail(testCtx(t), path, []string{alice.Address}, msg, st.log)
 	}
 	var out strings.Builder // everything a probe row or a report would show
 	var results []submit.Result

@@ -10,8 +10,8 @@ import (
 
 // Mail submits msg to every rcpt in one transaction over path, on a
 // connection of its own: mail that is not a probe, such as an alert, sent the
-// way probes are (TLS, AUTH, timeouts). Like Send it returns what happened as
-// a Result; Result.Err says whether the message went.
+// way probes are (TLS, AUTH, timeouts). Every outcome is a Result, never an
+// error; Result.Err says whether the message went.
 func Mail(ctx context.Context, path Path, rcpts []string, msg []byte, log *slog.Logger) Result {
 	if len(rcpts) == 0 {
 		return Result{Outcome: Failed, Stage: StageRcpt, Reason: "no recipients", Start: time.Now().UTC()}

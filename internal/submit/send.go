@@ -71,25 +71,6 @@ type session struct {
 	tls  bool
 }
 
-// Send submits msg to rcpt over path on a connection of its own, and returns
-// what happened, QUIT included. Every outcome, including a refusal or a dead
-// network, is a Result: Send never returns an error.
-func Send(ctx context.Context, path Path, rcpt string, msg []byte, log *slog.Logger) Result {
-	c, res := Dial(ctx, path, log)
-	if c == nil {
-		return res
-	}
-	res = c.Send(ctx, rcpt, msg)
-	if res.Outcome == Accepted {
-		// A failed QUIT does not undo an accepted message: record it and move on.
-		c.s.res = &res
-		c.s.step(StageQuit, func() error { return c.s.c.Quit() })
-		res.Transcript = c.s.tr.String()
-	}
-	c.s.close()
-	return res
-}
-
 func newSession(ctx context.Context, path Path, log *slog.Logger) *session {
 	if path.Timeout <= 0 {
 		path.Timeout = DefaultTimeout
