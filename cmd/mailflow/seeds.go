@@ -38,7 +38,7 @@ func seedsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		var folders, probes []string
 		for _, f := range r.Health.Folders {
 			folders = append(folders, fmt.Sprintf("%s=%s", f.Name, f.Role))
-			if f.Role != "other" {
+			if f.Watched {
 				probes = append(probes, fmt.Sprintf("%s %d (%d)", f.Name, f.Probes, f.Stale))
 			}
 		}

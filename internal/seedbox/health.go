@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -20,13 +21,16 @@ type Health struct {
 // FolderHealth is one folder with the probe messages left in it.
 type FolderHealth struct {
 	Folder
+	// Watched is set for the folders probes are looked for in: the inbox,
+	// the junk folder and the seed's further folders. Only these are counted.
+	Watched  bool
 	Messages int // all messages
 	Probes   int // messages with an X-Mailflow-Probe header
 	Stale    int // probe messages stored before the stale limit
 }
 
 // Inspect logs in to acct, lists its folders with their roles, and counts the
-// probe messages in the watched ones (inbox and junk) and those older than
+// probe messages in the watched ones (inbox, junk, the seed's folders) and those older than
 // staleBefore: probes that nobody deleted, which fill seed boxes over time.
 func Inspect(ctx context.Context, acct Account, staleBefore time.Time, log *slog.Logger) (Health, error) {
 	h := Health{Seed: acct.Name}
@@ -46,12 +50,13 @@ func Inspect(ctx context.Context, acct Account, staleBefore time.Time, log *slog
 	if err != nil {
 		return h, err
 	}
-	if _, err := watched(folders, acct.Name, acct.Extra); err != nil {
+	w, err := watched(folders, acct.Name, acct.Extra)
+	if err != nil {
 		return h, err
 	}
 	for _, f := range folders {
-		fh := FolderHealth{Folder: f}
-		if f.Role != RoleOther {
+		fh := FolderHealth{Folder: f, Watched: slices.ContainsFunc(w, func(x Folder) bool { return x.Name == f.Name })}
+		if fh.Watched {
 			if err := s.countProbes(ctx, &fh, staleBefore); err != nil {
 				return h, err
 			}

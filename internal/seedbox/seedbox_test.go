@@ -339,6 +339,24 @@ func TestExtraFolders(t *testing.T) {
 	}
 }
 
+// TestInspectCountsExtraFolders: the seeds command counts the probes left in
+// a seed's further folders, which housekeeping purges too.
+func TestInspectCountsExtraFolders(t *testing.T) {
+	l := newLabWith(t, lab.Options{Seeds: []lab.SeedSpec{{Name: "erin", Rule: lab.RuleArchive}}})
+	acct := account(t, l, "erin", l.IMAP, SecurityTLS)
+	acct.Extra = []string{"Archive"}
+	deliver(t, l, "erin", token(t))
+	h, err := Inspect(context.Background(), acct, time.Now().Add(time.Hour), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range h.Folders {
+		if f.Name == "Archive" && (!f.Watched || f.Probes != 1) {
+			t.Errorf("Archive = %+v, want it watched with its probe counted", f)
+		}
+	}
+}
+
 // TestProbeExpectedAfterItsMessageWasPassed: after a restart, probes are
 // expected one by one while their messages are already in the folder. A scan
 // for the first passes the second; the second must still be found (it was
