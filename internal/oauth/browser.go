@@ -62,7 +62,9 @@ func (l *Login) Browser(ctx context.Context, open func(authURL string)) error {
 		return &Error{Account: l.Account.Label(), Login: l.Account.Login, Op: op, Code: a.errCode, Description: a.errDesc, URI: a.errURI}
 	}
 	start := l.Options.now()
-	t, err := cfg.Exchange(withClient(ctx, l.Options.HTTPClient), a.code, oauth2.VerifierOption(verifier))
+	hctx, cancel := l.Options.request(ctx)
+	t, err := cfg.Exchange(hctx, a.code, oauth2.VerifierOption(verifier))
+	cancel()
 	if err != nil {
 		return providerError(l.Account.Label(), l.Account.Login, op, err, a.code)
 	}

@@ -45,8 +45,9 @@ func (l *Login) Device(ctx context.Context, show func(DeviceCode)) error {
 	if p.DeviceURL == "" {
 		return l.fail(op, fmt.Errorf("provider profile %q has no device authorization endpoint (log in with the browser, or set device_authorization_url)", p.ID))
 	}
-	hctx := withClient(ctx, l.Options.HTTPClient)
+	hctx, cancel := l.Options.request(ctx)
 	da, err := p.oauth2Config("").DeviceAuth(hctx)
+	cancel()
 	if err != nil {
 		return providerError(l.Account.Label(), l.Account.Login, op, err)
 	}
@@ -96,6 +97,8 @@ func (l *Login) deviceToken(ctx context.Context, deviceCode string) (*oauth2.Tok
 	if p.ClientSecret.IsSet() {
 		form.Set("client_secret", p.ClientSecret.Reveal())
 	}
+	ctx, cancel := l.Options.request(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err

@@ -47,6 +47,18 @@ func (p Profile) oauth2Config(redirectURL string) *oauth2.Config {
 
 // withClient makes x/oauth2 use client for its requests; nil keeps
 // http.DefaultClient.
+// request is ctx for one request to a provider: o's HTTP client, and a
+// deadline of RefreshTimeout, so that no refresh, device poll or code
+// exchange waits on a provider longer than that.
+func (o Options) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := o.RefreshTimeout
+	if timeout <= 0 {
+		timeout = DefaultRefreshTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return withClient(ctx, o.HTTPClient), cancel
+}
+
 func withClient(ctx context.Context, client *http.Client) context.Context {
 	if client == nil {
 		return ctx

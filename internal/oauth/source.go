@@ -44,7 +44,8 @@ type Options struct {
 	// Early is how long before its expiry an access token is refreshed
 	// (default DefaultEarly, and at most a quarter of the token's lifetime).
 	Early time.Duration
-	// RefreshTimeout bounds one refresh (default DefaultRefreshTimeout).
+	// RefreshTimeout bounds one request to the provider: a refresh, a device
+	// poll, a code exchange (default DefaultRefreshTimeout).
 	RefreshTimeout time.Duration
 	// Log receives a line per refresh and per failure; nil discards.
 	Log *slog.Logger
@@ -207,13 +208,9 @@ func (s *Source) refreshLocked(ctx context.Context) (string, error) {
 // run is one refresh. It does not stop when the caller that started it gives
 // up: others may be waiting for it, and a rotated refresh token must be saved.
 func (s *Source) run(call *refreshCall) {
-	timeout := s.opts.RefreshTimeout
-	if timeout <= 0 {
-		timeout = DefaultRefreshTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := s.opts.request(context.Background())
 	defer cancel()
-	tok, err := s.refresh(withClient(ctx, s.opts.HTTPClient))
+	tok, err := s.refresh(ctx)
 	s.mu.Lock()
 	if err == nil {
 		s.cur = tok
