@@ -272,7 +272,11 @@ func (c *Config) validateNotifier(pr problems, key string, n *Notifier) {
 		pr.add(key+".type", "%q is not one of webhook, slack, command, email", n.Type)
 	}
 	if n.HMACKey.IsSet() && n.Type != NotifyWebhook {
-		pr.add(key+".hmac_secret_env", "only a webhook notifier signs its body (drop it)")
+		k := "hmac_secret_env"
+		if strings.HasPrefix(n.HMACKey.Source(), "file:") {
+			k = "hmac_secret_file"
+		}
+		pr.add(key+"."+k, "only a webhook notifier signs its body (drop %s)", k)
 	}
 	if n.Timeout <= 0 {
 		pr.add(key+".timeout", "must be positive (e.g. \"10s\")")

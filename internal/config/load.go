@@ -184,7 +184,7 @@ func newPath(pr problems, name string, rp rawPath, dir string) *Path {
 		p.HELO, _ = os.Hostname()
 	}
 	p.Password = secret(pr, key, secretKeys{inline: rp.Password, env: rp.PasswordEnv, file: rp.PasswordFile}, dir)
-	p.OAuthLogin = newLogin(pr, key, rp.rawLogin, rp.PasswordEnv != "" || rp.PasswordFile != "", dir)
+	p.OAuthLogin = newLogin(pr, key, rp.rawLogin, passwordKey(rp.PasswordEnv, rp.PasswordFile), dir)
 	if rp.Username == "" && (rp.PasswordEnv != "" || rp.PasswordFile != "") {
 		pr.add(key+".username", "a password is named but no username (add username, or drop the password for a path without AUTH)")
 	}
@@ -221,7 +221,7 @@ func newSeed(pr problems, name string, rs rawSeed, dir string) *Seed {
 		FastPoll: duration(pr, key+".fast_poll", rs.FastPoll, 0), Folders: rs.Folders,
 	}
 	s.Password = secret(pr, key, secretKeys{inline: rs.Password, env: rs.PasswordEnv, file: rs.PasswordFile}, dir)
-	s.OAuthLogin = newLogin(pr, key, rs.rawLogin, rs.PasswordEnv != "" || rs.PasswordFile != "", dir)
+	s.OAuthLogin = newLogin(pr, key, rs.rawLogin, passwordKey(rs.PasswordEnv, rs.PasswordFile), dir)
 	return s
 }
 

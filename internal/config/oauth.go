@@ -73,7 +73,7 @@ type OAuthLogin struct {
 
 	raw          rawLogin
 	clientSecret Secret
-	password     bool // a password key is named too
+	password     string // the password key named too ("password_env" or "password_file"), if any
 }
 
 // UsesOAuth reports whether the seed or path logs in with an OAuth2 token.
@@ -105,7 +105,18 @@ type rawOAuthProfile struct {
 
 // newLogin reads the login keys of a seed or path table. password says
 // whether the table names a password.
-func newLogin(pr problems, key string, rl rawLogin, password bool, dir string) OAuthLogin {
+// passwordKey names the password key a table sets, "" when none.
+func passwordKey(env, file string) string {
+	switch {
+	case env != "":
+		return "password_env"
+	case file != "":
+		return "password_file"
+	}
+	return ""
+}
+
+func newLogin(pr problems, key string, rl rawLogin, password string, dir string) OAuthLogin {
 	l := OAuthLogin{Auth: or(strings.ToLower(rl.Auth), AuthPassword), OAuthProvider: rl.OAuthProvider, raw: rl, password: password}
 	l.clientSecret = secret(pr, key, secretKeys{env: rl.OAuthClientSecretEnv, file: rl.OAuthClientSecretFile, name: "oauth_client_secret"}, dir)
 	return l
@@ -158,7 +169,16 @@ func (c *Config) loadOAuth(raw map[string]any, dir string, pr problems, errs *[]
 			c.loadProfile(k, v, dir, pr, errs)
 		default:
 			if k == "token_file" {
-				pr.add(key, "a %T where a string is expected", v)
+				what := "a table"
+				switch v.(type) {
+				case int64, float64:
+					what = "a number"
+				case bool:
+					what = "a boolean"
+				case []any:
+					what = "an array"
+				}
+				pr.add(key, "%s where a string is expected (write token_file = \"/var/lib/mailflow/mailflow-tokens.json\", or leave it out for one beside the database)", what)
 				continue
 			}
 			pr.add(key, "not a table (write a provider profile as [oauth.%s] with token_url, scopes and client_id)", k)
@@ -262,15 +282,17 @@ func (c *Config) validateLogin(pr problems, key string, l *OAuthLogin, username 
 		pr.add(key+".auth", "%q is not one of password, oauth2", l.Auth)
 		return
 	}
-	if l.password {
-		pr.add(key+".password_env", "auth = \"oauth2\" logs in with a token from the token file, not a password (drop password_env and password_file, or set auth = \"password\")")
+	if l.password != "" {
+		pr.add(key+"."+l.password, "auth = \"oauth2\" logs in with a token from the token file, not a password (drop password_env and password_file, or set auth = \"password\")")
 	}
 	if username == "" {
 		pr.add(key+".username", "missing (the account the OAuth2 token is for, e.g. monitor@example.com)")
 	}
 	switch {
-	case l.OAuthProvider == "":
+	case l.OAuthProvider == "" && strings.HasPrefix(key, "seeds."):
 		pr.add(key+".oauth_provider", "missing, and the seed's provider names no OAuth2 profile (set oauth_provider = %s)", c.profileChoices())
+	case l.OAuthProvider == "":
+		pr.add(key+".oauth_provider", "missing (set oauth_provider = %s)", c.profileChoices())
 	case c.OAuth.Profiles[l.OAuthProvider] == nil:
 		pr.add(key+".oauth_provider", "%q is not an OAuth2 profile (use %s, or add [oauth.%s] with token_url, scopes and client_id)", l.OAuthProvider, c.profileChoices(), l.OAuthProvider)
 	case l.OAuth != nil && l.OAuth.ClientID == "":
