@@ -168,7 +168,7 @@ func (l *Lab) start(specs []SeedSpec) error {
 	if err := os.WriteFile(l.CAFile, caPEM, 0o644); err != nil {
 		return err
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := dkimKey()
 	if err != nil {
 		return fmt.Errorf("dkim key: %w", err)
 	}
@@ -374,3 +374,8 @@ func (l *Lab) Inject(seed string, msg []byte) error {
 	defer c.Close()
 	return c.SendMail("monitor@"+l.SenderDomain, []string{s.Address}, bytes.NewReader(msg))
 }
+
+// dkimKey is the RSA key every lab of a process signs with: generating one
+// takes about 60 ms, and the tests start dozens of labs. Labs are separate
+// worlds (each answers its own DNS), so sharing the key crosses nothing.
+var dkimKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
