@@ -2,58 +2,82 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mailflow/mailflow/internal/alert"
 	"github.com/mailflow/mailflow/internal/lab"
+	"github.com/mailflow/mailflow/internal/store"
 )
 
-// hook is a webhook receiver on loopback that keeps the events posted to it.
-type hook struct {
-	mu     sync.Mutex
-	events []alert.Event
-}
-
-func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var ev alert.Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	h.mu.Lock()
-	h.events = append(h.events, ev)
-	h.mu.Unlock()
-}
-
-func (h *hook) got() []alert.Event {
+// events decodes what the webhook received as alert events.
+func (h *hookServer) events(t *testing.T) []alert.Event {
+	t.Helper()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]alert.Event(nil), h.events...)
+	out := make([]alert.Event, len(h.bodies))
+	for i, b := range h.bodies {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			t.Fatalf("webhook body %d is not an event: %v", i, err)
+		}
+	}
+	return out
+}
+
+// waitUntil checks cond every 50 ms until it holds or d has passed.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s: not within %s", what, d)
+		}
+	}
+}
+
+// finishedRounds counts the rounds stored beside cfg that ended.
+func finishedRounds(t *testing.T, cfg string) int {
+	t.Helper()
+	db, err := store.Open(filepath.Join(filepath.Dir(cfg), "mailflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rounds, err := db.RecentRounds(context.Background(), time.Time{}, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rounds {
+		if !r.FinishedAt.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 // TestDaemonAlertsOnce runs `mailflow run` on the lab, where bob files mail
 // into Junk: a placement rule fires once for bob through a webhook, never for
-// alice, and a restart of the daemon does not fire it again.
+// alice, neither in the rounds after nor after a restart of the daemon.
 func TestDaemonAlertsOnce(t *testing.T) {
 	l, err := lab.Start(lab.Options{Seeds: []lab.SeedSpec{{Name: "alice", Rule: lab.RuleDeliver}, {Name: "bob", Rule: lab.RuleJunk}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	h := &hook{}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	t.Setenv("MAILFLOW_TEST_HOOK", srv.URL+"/secret-path")
+	h := newHookServer(t, http.StatusOK)
+	t.Setenv("MAILFLOW_TEST_HOOK", h.URL+"/secret-path")
 	cfg := labConfigWith(t, l, "[checks.often]\nschedule = \"@every 1s\"\ndeadline = \"3s\"\npoll_interval = \"1s\"\n", "alice", "bob")
 	setWeb(t, cfg, `[web]
 listen = "off"
@@ -71,13 +95,11 @@ url_env = "MAILFLOW_TEST_HOOK"
 		}
 	}()
 	cmd := startDaemon(t, cfg, &logs)
-	deadline := time.Now().Add(20 * time.Second)
-	for len(h.got()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // more rounds: still one notification
+	waitUntil(t, 20*time.Second, "a notification", func() bool { return h.count() > 0 })
+	rounds := finishedRounds(t, cfg)
+	waitUntil(t, 20*time.Second, "three more rounds", func() bool { return finishedRounds(t, cfg) >= rounds+3 })
 	stop(t, cmd)
-	evs := h.got()
+	evs := h.events(t)
 	if len(evs) != 1 {
 		t.Fatalf("webhook got %d events, want 1: %+v", len(evs), evs)
 	}
@@ -87,10 +109,11 @@ url_env = "MAILFLOW_TEST_HOOK"
 		t.Errorf("event = %+v, want bob's probe in spam firing", ev)
 	}
 
+	rounds = finishedRounds(t, cfg)
 	cmd = startDaemon(t, cfg, &logs)
-	time.Sleep(3 * time.Second)
+	waitUntil(t, 20*time.Second, "two rounds after the restart", func() bool { return finishedRounds(t, cfg) >= rounds+2 })
 	stop(t, cmd)
-	if evs := h.got(); len(evs) != 1 {
+	if evs := h.events(t); len(evs) != 1 {
 		t.Errorf("after a restart the webhook got %d events, want still 1: %+v", len(evs), evs[1:])
 	}
 	if strings.Contains(logs.String(), "secret-path") {

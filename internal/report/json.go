@@ -99,7 +99,11 @@ type AuthResultJSON struct {
 	Props      string `json:"props,omitempty"`
 }
 
-func toJSON(p store.Probe) ProbeJSON {
+// ToJSON returns the stable JSON form of one probe, as `--json` prints it and
+// the daemon's /api/probes serves it. The probe's stages and authentication
+// rows are included when p carries them. The wire transcript is never part of
+// it.
+func ToJSON(p store.Probe) ProbeJSON {
 	s := p.Submission
 	out := ProbeJSON{
 		Token: p.Token, Round: p.RoundID, Check: p.Check, Path: p.Path, Seed: p.Seed, SeedAddress: p.SeedAddress,

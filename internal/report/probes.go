@@ -125,7 +125,7 @@ func orDash(s string) string { return orNone(s, "-") }
 func JSON(w io.Writer, probes []store.Probe) error {
 	out := make([]ProbeJSON, len(probes))
 	for i, p := range probes {
-		out[i] = toJSON(p)
+		out[i] = ToJSON(p)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
