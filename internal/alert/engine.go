@@ -66,7 +66,7 @@ func (e *Engine) forgetRemoved(ctx context.Context) error {
 	defer e.mu.Unlock()
 	rows, err := e.Store.AlertRows(ctx)
 	if err != nil {
-		return fmt.Errorf("alert state: %w", err)
+		return err
 	}
 	rules := e.rules()
 	for _, a := range rows {
@@ -129,7 +129,7 @@ func (e *Engine) Evaluate(ctx context.Context, check *config.Check) error {
 	}
 	stored, err := e.Store.AlertRows(ctx)
 	if err != nil {
-		return fmt.Errorf("alert state: %w", err)
+		return err
 	}
 	rows := map[string]store.AlertRow{}
 	for _, a := range stored {
@@ -163,7 +163,7 @@ func (e *Engine) Evaluate(ctx context.Context, check *config.Check) error {
 				continue
 			}
 			if err := e.Store.SaveAlert(ctx, row, act == remove, notes); err != nil {
-				return fmt.Errorf("alert %s: %w", id, err)
+				return err
 			}
 			queued = queued || len(notes) > 0
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -45,7 +46,7 @@ func (d *DB) AlertRows(ctx context.Context) ([]AlertRow, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT alert, check_name, rule, grp, status, since, active_since,
 		clear_since, started_at, notified_at, repeats, summary, value, threshold, probes FROM alerts ORDER BY alert`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("alert states: %w", err)
 	}
 	defer rows.Close()
 	var out []AlertRow
@@ -55,7 +56,7 @@ func (d *DB) AlertRows(ctx context.Context) ([]AlertRow, error) {
 		var probes string
 		if err := rows.Scan(&a.Alert, &a.Check, &a.Rule, &a.Group, &a.Status, &since, &active, &clear, &started,
 			&notified, &a.Repeats, &a.Summary, &a.Value, &a.Threshold, &probes); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("alert states: %w", err)
 		}
 		a.Since, a.ActiveSince, a.ClearSince = parseTS(since), parseTS(active), parseTS(clear)
 		a.StartedAt, a.NotifiedAt = parseTS(started), parseTS(notified)
@@ -71,7 +72,7 @@ func (d *DB) AlertRows(ctx context.Context) ([]AlertRow, error) {
 // queues its notifications, all in one transaction: a notification is queued
 // exactly when the state that caused it is stored.
 func (d *DB) SaveAlert(ctx context.Context, a AlertRow, remove bool, notes []Notification) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if remove {
 			_, err = tx.ExecContext(ctx, `DELETE FROM alerts WHERE alert = ?`, a.Alert)
@@ -93,6 +94,10 @@ func (d *DB) SaveAlert(ctx context.Context, a AlertRow, remove bool, notes []Not
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("save alert %s: %w", a.Alert, err)
+	}
+	return nil
 }
 
 // DueNotifications returns up to limit undelivered notifications due at now,
@@ -106,7 +111,7 @@ func (d *DB) DueNotifications(ctx context.Context, now time.Time, limit int) ([]
 			WHERE o.done_at IS NULL AND o.notifier = n.notifier AND o.alert = n.alert AND o.id < n.id)
 		ORDER BY next_at, id LIMIT ?`, ts(now), limit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("due notifications: %w", err)
 	}
 	defer rows.Close()
 	var out []Notification
@@ -114,7 +119,7 @@ func (d *DB) DueNotifications(ctx context.Context, now time.Time, limit int) ([]
 		var n Notification
 		var created, next sql.NullString
 		if err := rows.Scan(&n.ID, &n.Alert, &n.Notifier, &n.Event, &created, &n.Attempts, &next); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("due notifications: %w", err)
 		}
 		n.CreatedAt, n.NextAt = parseTS(created), parseTS(next)
 		out = append(out, n)
@@ -127,7 +132,10 @@ func (d *DB) DueNotifications(ctx context.Context, now time.Time, limit int) ([]
 func (d *DB) NextNotification(ctx context.Context) (time.Time, error) {
 	var next sql.NullString
 	err := d.db.QueryRowContext(ctx, `SELECT MIN(next_at) FROM notifications WHERE done_at IS NULL`).Scan(&next)
-	return parseTS(next), err
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next notification: %w", err)
+	}
+	return parseTS(next), nil
 }
 
 // NotificationDone records a delivery attempt. With outcome "" the
@@ -152,7 +160,10 @@ func (d *DB) NthLatestRound(ctx context.Context, check string, n int) (int64, er
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}
-	return id, err
+	if err != nil {
+		return 0, fmt.Errorf("rounds of %s: %w", check, err)
+	}
+	return id, nil
 }
 
 // CheckProbes returns the probes of the finished rounds of check that are
