@@ -23,10 +23,8 @@ func (d *DB) RecentProbes(ctx context.Context, since time.Time, check string, li
 	if err != nil {
 		return nil, fmt.Errorf("recent probes: %w", err)
 	}
-	for i := range out {
-		if err := d.details(ctx, &out[i]); err != nil {
-			return nil, fmt.Errorf("recent probes: %w", err)
-		}
+	if err := d.details(ctx, out); err != nil {
+		return nil, fmt.Errorf("recent probes: %w", err)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -252,10 +253,8 @@ func (d *DB) RoundProbes(ctx context.Context, roundID int64) ([]Probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("probes of round %d: %w", roundID, err)
 	}
-	for i := range out {
-		if err := d.details(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+	if err := d.details(ctx, out); err != nil {
+		return nil, fmt.Errorf("probes of round %d: %w", roundID, err)
 	}
 	return out, nil
 }
@@ -358,7 +357,9 @@ func (d *DB) ProbeByToken(ctx context.Context, token string) (Probe, error) {
 	if err != nil {
 		return Probe{}, err
 	}
-	return p, d.details(ctx, &p)
+	ps := []Probe{p}
+	err = d.details(ctx, ps)
+	return ps[0], err
 }
 
 type scanner interface{ Scan(...any) error }
@@ -389,36 +390,55 @@ func scanProbe(r scanner) (Probe, error) {
 	return p, nil
 }
 
-func (d *DB) details(ctx context.Context, p *Probe) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT stage, started_at, duration_ms, code, enhanced, text, error
-		FROM smtp_stages WHERE probe_id = ? ORDER BY seq`, p.ID)
+// details loads the stages and authentication rows of ps in two queries,
+// whatever their number.
+func (d *DB) details(ctx context.Context, ps []Probe) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	at := make(map[int64]*Probe, len(ps))
+	ids := make([]int64, len(ps))
+	for i := range ps {
+		at[ps[i].ID], ids[i] = &ps[i], ps[i].ID
+	}
+	list, err := json.Marshal(ids) // one parameter, however many probes
+	if err != nil {
+		return err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT probe_id, stage, started_at, duration_ms, code, enhanced, text, error
+		FROM smtp_stages WHERE probe_id IN (SELECT value FROM json_each(?)) ORDER BY probe_id, seq`, string(list))
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
+		var id int64
 		var st Stage
 		var started sql.NullString
 		var dur float64
-		if err := rows.Scan(&st.Stage, &started, &dur, &st.Code, &st.EnhancedCode, &st.Text, &st.Error); err != nil {
+		if err := rows.Scan(&id, &st.Stage, &started, &dur, &st.Code, &st.EnhancedCode, &st.Text, &st.Error); err != nil {
 			rows.Close()
 			return err
 		}
 		st.StartedAt, st.Duration = parseTS(started), time.Duration(dur*float64(time.Millisecond))
-		p.Stages = append(p.Stages, st)
+		at[id].Stages = append(at[id].Stages, st)
 	}
 	rows.Close()
-	rows, err = d.db.QueryContext(ctx, `SELECT header_index, authserv_id, trusted, method, result, reason, props
-		FROM auth_results WHERE probe_id = ? ORDER BY header_index, seq`, p.ID)
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = d.db.QueryContext(ctx, `SELECT probe_id, header_index, authserv_id, trusted, method, result, reason, props
+		FROM auth_results WHERE probe_id IN (SELECT value FROM json_each(?)) ORDER BY probe_id, header_index, seq`, string(list))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var id int64
 		var a AuthRow
-		if err := rows.Scan(&a.HeaderIndex, &a.AuthservID, &a.Trusted, &a.Method, &a.Result, &a.Reason, &a.Props); err != nil {
+		if err := rows.Scan(&id, &a.HeaderIndex, &a.AuthservID, &a.Trusted, &a.Method, &a.Result, &a.Reason, &a.Props); err != nil {
 			return err
 		}
-		p.AuthRows = append(p.AuthRows, a)
+		at[id].AuthRows = append(at[id].AuthRows, a)
 	}
 	return rows.Err()
 }
