@@ -33,15 +33,9 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the file name.
-	var files []string
-	for rest := args; ; {
-		if code, ok := parseSome(fs, rest); !ok {
-			return code
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
+	files, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code
 	}
 	if len(files) != 1 {
 		fs.Usage()

@@ -36,15 +36,20 @@ func authLoginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	noBrowser := fs.Bool("no-browser", false, "print the login URL instead of opening a browser")
 	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the login to be approved")
 	c := commonFlags(fs, "warn", false)
-	name, rest := loginName(args)
-	cfg, log, code, ok := c.start(rest, stderr)
+	names, cfg, log, code, ok := c.startArgs(args, stderr)
 	if !ok {
 		return code
 	}
-	if name == "" {
+	switch len(names) {
+	case 0:
 		fmt.Fprintln(stderr, "mailflow auth login: name the seed or path to log in (mailflow auth login NAME)")
 		return exitUsage
+	case 1:
+	default:
+		fmt.Fprintf(stderr, "mailflow auth login: one seed or path at a time (got %s)\n", strings.Join(names, ", "))
+		return exitUsage
 	}
+	name := names[0]
 	acct, err := findAccount(cfg, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailflow auth login: %v\n", err)
@@ -88,34 +93,6 @@ func authLoginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "%s logged in with %s: refresh token stored in %s; scopes %s; access token valid until %s\n",
 		acct.Label(), acct.Profile.ID, l.File.Path(), strings.Join(st.Scopes, " "), when(st.ValidUntil))
 	return exitOK
-}
-
-// loginName takes NAME from the arguments of auth login, before or after the
-// flags.
-func loginName(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	var rest []string
-	name := ""
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case strings.HasPrefix(a, "-"):
-			rest = append(rest, a)
-			// A flag with its value in the next argument.
-			if !strings.Contains(a, "=") && (a == "--config" || a == "-config" || a == "--timeout" || a == "-timeout" ||
-				a == "--log-level" || a == "-log-level") && i+1 < len(args) {
-				i++
-				rest = append(rest, args[i])
-			}
-		case name == "":
-			name = a
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return name, rest
 }
 
 // findAccount returns the OAuth2 account `auth login NAME` means, or says

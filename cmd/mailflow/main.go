@@ -150,6 +150,36 @@ func (c *common) start(args []string, stderr io.Writer) (cfg *config.Config, log
 	if code, ok := parse(c.fs, args); !ok {
 		return nil, nil, code, false
 	}
+	return c.load(stderr)
+}
+
+// startArgs is start for a command that takes arguments, before or after
+// its flags; it returns them.
+func (c *common) startArgs(args []string, stderr io.Writer) (pos []string, cfg *config.Config, log *slog.Logger, code int, ok bool) {
+	if pos, code, ok = parseInterspersed(c.fs, args); !ok {
+		return nil, nil, nil, code, false
+	}
+	cfg, log, code, ok = c.load(stderr)
+	return pos, cfg, log, code, ok
+}
+
+// parseInterspersed parses args whose flags may come before or after the
+// positional arguments, and returns those.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for rest := args; ; {
+		if code, ok := parseSome(fs, rest); !ok {
+			return nil, code, false
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, true
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+}
+
+// load makes the logger and loads the config, once the flags are parsed.
+func (c *common) load(stderr io.Writer) (cfg *config.Config, log *slog.Logger, code int, ok bool) {
 	if c.level != nil {
 		format := "text"
 		if c.format != nil {
